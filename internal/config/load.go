@@ -1,0 +1,155 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Field describes one setting: its variable, flag, default and help.
+type Field struct {
+	GoName  string
+	Env     string
+	Flag    string
+	Default string
+	Help    string
+	Bool    bool
+}
+
+// Fields lists every setting of Config in declaration order. --help and the
+// README's reference are generated from it.
+func Fields() []Field {
+	var out []Field
+	walk(reflect.TypeOf(Config{}), &out)
+	return out
+}
+
+func walk(t reflect.Type, out *[]Field) {
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		tag, hasTag := sf.Tag.Lookup("env")
+		if tag == "-" {
+			continue
+		}
+		if !hasTag {
+			if sf.Type.Kind() == reflect.Struct {
+				walk(sf.Type, out)
+			}
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		*out = append(*out, Field{
+			GoName:  sf.Name,
+			Env:     name,
+			Flag:    flagName(name),
+			Default: sf.Tag.Get("envDefault"),
+			Help:    sf.Tag.Get("help"),
+			Bool:    sf.Type.Kind() == reflect.Bool,
+		})
+	}
+}
+
+// flagName turns PYSUP_DRAIN_DELAY into drain-delay and
+// PROMETHEUS_MULTIPROC_DIR into prometheus-multiproc-dir.
+func flagName(envName string) string {
+	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(envName, "PYSUP_")), "_", "-")
+}
+
+// Error lists every problem found in a configuration. Each names its
+// environment variable and flag.
+type Error struct {
+	Problems []string
+}
+
+func (e *Error) Error() string {
+	return "invalid configuration:\n  " + strings.Join(e.Problems, "\n  ")
+}
+
+// ErrHelp is returned by Load when -h or --help was given.
+var ErrHelp = errors.New("help requested")
+
+// Load builds a Config from the environment (KEY=VALUE strings) and the
+// command line after the program name: flags, then "--" and the command.
+// A bad configuration returns an *Error listing every problem.
+func Load(args, environ []string) (*Config, error) {
+	fields := Fields()
+	byFlag := make(map[string]Field, len(fields))
+	byGo := make(map[string]Field, len(fields))
+	for _, f := range fields {
+		byFlag[f.Flag] = f
+		byGo[f.GoName] = f
+	}
+
+	vars := env.ToMap(environ)
+	var problems []string
+	var command []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			command = args[i+1:]
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			command = args[i:]
+			break
+		}
+		if a == "-h" || a == "--help" || a == "-help" {
+			return nil, ErrHelp
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		f, ok := byFlag[name]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("--%s: unknown flag", name))
+			continue
+		}
+		if !hasVal {
+			if f.Bool {
+				val = "true"
+			} else if i+1 < len(args) {
+				i++
+				val = args[i]
+			} else {
+				problems = append(problems, fmt.Sprintf("%s: needs a value", describe(f)))
+				continue
+			}
+		}
+		vars[f.Env] = val
+	}
+
+	cfg := &Config{}
+	if err := env.ParseWithOptions(cfg, env.Options{Environment: vars}); err != nil {
+		var agg env.AggregateError
+		if errors.As(err, &agg) {
+			for _, e := range agg.Errors {
+				problems = append(problems, explain(e, byGo))
+			}
+		} else {
+			problems = append(problems, err.Error())
+		}
+	}
+	cfg.Command = command
+	problems = append(problems, cfg.validate(vars)...)
+	if len(problems) > 0 {
+		return nil, &Error{Problems: problems}
+	}
+	return cfg, nil
+}
+
+func describe(f Field) string { return f.Env + " (--" + f.Flag + ")" }
+
+func explain(err error, byGo map[string]Field) string {
+	var pe env.ParseError
+	if errors.As(err, &pe) {
+		if f, ok := byGo[pe.Name]; ok {
+			return fmt.Sprintf("%s: %v", describe(f), pe.Err)
+		}
+	}
+	return err.Error()
+}
+
+// Environ is os.Environ, here so main and tests read the same way.
+func Environ() []string { return os.Environ() }
