@@ -10,6 +10,7 @@ package reaper
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -173,3 +174,12 @@ func (r *Reaper) Poke() {
 
 // ErrNotStarted wraps failures to start a command.
 var ErrNotStarted = errors.New("command not started")
+
+// BecomeSubreaper makes orphaned descendants re-parent to this process
+// instead of to PID 1, so a pysup that is not PID 1 still reaps them.
+func BecomeSubreaper() error {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl(PR_SET_CHILD_SUBREAPER): %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,85 @@
+package supervisor
+
+import (
+	"bytes"
+	"os"
+	"strconv"
+)
+
+// proc is one line of the process table that matters to us.
+type proc struct {
+	pid, ppid, pgid int
+	zombie          bool
+}
+
+// readProcs reads /proc/*/stat. Processes that vanish while we read are
+// simply missing: that is the answer we want anyway.
+func readProcs() []proc {
+	d, err := os.Open("/proc")
+	if err != nil {
+		return nil
+	}
+	defer d.Close()
+	names, _ := d.Readdirnames(-1)
+	out := make([]proc, 0, len(names))
+	buf := make([]byte, 512)
+	for _, n := range names {
+		pid, err := strconv.Atoi(n)
+		if err != nil {
+			continue
+		}
+		p, ok := readStat(pid, buf)
+		if ok {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func readStat(pid int, buf []byte) (proc, bool) {
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return proc{}, false
+	}
+	n, _ := f.Read(buf)
+	f.Close()
+	// The command name is in parentheses and may itself contain ") ", so
+	// the fields start after the last ')'.
+	b := buf[:n]
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 || i+2 >= len(b) {
+		return proc{}, false
+	}
+	fields := bytes.Fields(b[i+2:])
+	if len(fields) < 3 {
+		return proc{}, false
+	}
+	ppid, _ := strconv.Atoi(string(fields[1]))
+	pgid, _ := strconv.Atoi(string(fields[2]))
+	return proc{pid: pid, ppid: ppid, pgid: pgid, zombie: fields[0][0] == 'Z' || fields[0][0] == 'X'}, true
+}
+
+// descendants returns the live (non-zombie) processes below root. As a
+// subreaper every orphan of our tree is re-parented to us, so walking
+// parent links from root finds all of them; as PID 1 of a namespace that is
+// every process but ourselves.
+func descendants(root int) []proc {
+	all := readProcs()
+	children := make(map[int][]int, len(all))
+	byPid := make(map[int]proc, len(all))
+	for _, p := range all {
+		children[p.ppid] = append(children[p.ppid], p.pid)
+		byPid[p.pid] = p
+	}
+	var out []proc
+	stack := append([]int(nil), children[root]...)
+	for len(stack) > 0 {
+		pid := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if p := byPid[pid]; !p.zombie {
+			out = append(out, p)
+		}
+		stack = append(stack, children[pid]...)
+	}
+	return out
+}

@@ -1,0 +1,169 @@
+package supervisor
+
+import (
+	"context"
+	"os"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/pysup/pysup/internal/reaper"
+	"github.com/pysup/pysup/internal/signals"
+)
+
+// stopState is a stop sequence under way.
+type stopState struct {
+	asked    time.Time      // TERM/INT received: draining began
+	sig      signals.Signal // what the child gets when the drain ends
+	sent     time.Time      // stop signal sent; zero while draining
+	deadline time.Time      // SIGKILL after this; zero while draining
+}
+
+// supervise forwards signals and runs the stop sequence until the child
+// exits. It returns the child's status and the stop under way, if any.
+func (s *Supervisor) supervise(ctx context.Context, sigs <-chan os.Signal, c *child) (reaper.Status, *stopState) {
+	var (
+		stop    *stopState
+		drainT  *time.Timer
+		drainC  <-chan time.Time
+		killC   <-chan time.Time
+		ctxDone = ctx.Done()
+	)
+	defer func() {
+		if drainT != nil {
+			drainT.Stop()
+		}
+	}()
+	begin := func(received signals.Signal) {
+		stop = &stopState{asked: time.Now(), sig: s.stopSignal(received)}
+		s.log.Info("stop requested: draining", "signal", received.String(), "drain_delay", s.opts.DrainDelay.String())
+		s.phase(PhaseDraining)
+		if s.opts.DrainDelay > 0 {
+			drainT = time.NewTimer(s.opts.DrainDelay)
+			drainC = drainT.C
+		} else {
+			killC = s.sendStop(c.pid, stop)
+		}
+	}
+	for {
+		select {
+		case st := <-c.done:
+			return st, stop
+		case <-ctxDone:
+			ctxDone = nil
+			if stop == nil {
+				begin(signals.Signal(unix.SIGTERM))
+			}
+		case <-drainC:
+			drainC = nil
+			killC = s.sendStop(c.pid, stop)
+		case <-killC:
+			killC = nil
+			s.log.Warn("stop timeout: killing every process left", "stop_timeout", s.opts.StopTimeout.String())
+			s.killAll(c.pid)
+		case osSig := <-sigs:
+			sig := signals.Signal(osSig.(syscall.Signal))
+			switch {
+			case !isStopRequest(osSig):
+				s.forward(c.pid, sig)
+			case stop == nil:
+				begin(sig)
+			case stop.sent.IsZero():
+				s.log.Info("second stop request: skipping the rest of the drain", "signal", sig.String())
+				drainT.Stop()
+				drainC = nil
+				killC = s.sendStop(c.pid, stop)
+			default:
+				// Stopping already: a repeated Ctrl-C or TERM is for the
+				// app (uvicorn forces on a second INT).
+				s.forward(c.pid, sig)
+			}
+		}
+	}
+}
+
+// sendStop ends the drain: it sends the stop signal and arms the deadline.
+func (s *Supervisor) sendStop(pid int, stop *stopState) <-chan time.Time {
+	now := time.Now()
+	if s.opts.Events.Drained != nil {
+		s.opts.Events.Drained(now.Sub(stop.asked))
+	}
+	stop.sent = now
+	stop.deadline = now.Add(s.opts.StopTimeout)
+	s.phase(PhaseStopping)
+	if stop.sig == 0 {
+		s.log.Info("stop signal dropped by rewrite: waiting for the deadline", "stop_timeout", s.opts.StopTimeout.String())
+	} else {
+		s.log.Info("sending stop signal", "signal", stop.sig.String(), "pid", pid, "stop_timeout", s.opts.StopTimeout.String())
+		if s.opts.SignalGroup {
+			// Descendants that left the group (setsid) must stop too.
+			s.signalEach(pid, descendants(s.self), unix.Signal(stop.sig))
+		} else {
+			s.signal(pid, stop.sig)
+		}
+	}
+	return time.After(s.opts.StopTimeout)
+}
+
+// sweep waits until no descendant is left, sending sig (unless 0) to the
+// leftovers first and SIGKILL to all at the deadline. pysup must not exit
+// while a worker is still finishing its request within the deadline.
+func (s *Supervisor) sweep(ctx context.Context, sigs <-chan os.Signal, pid int, sig signals.Signal, deadline time.Time) {
+	left := descendants(s.self)
+	if len(left) == 0 {
+		return
+	}
+	if sig != 0 {
+		s.log.Info("stopping processes the child left", "count", len(left), "signal", sig.String())
+		s.signalEach(pid, left, unix.Signal(sig))
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	killed := false
+	for {
+		left = descendants(s.self)
+		if len(left) == 0 {
+			return
+		}
+		if !killed && !time.Now().Before(deadline) {
+			s.log.Warn("stop timeout: killing every process left", "count", len(left))
+			s.signalEach(pid, left, unix.SIGKILL)
+			killed = true
+			// SIGKILL cannot be ignored; give the kernel a moment, but
+			// never hang on an unkillable (D state) process.
+			deadline = time.Now().Add(5 * time.Second)
+		} else if killed && !time.Now().Before(deadline) {
+			s.log.Error("processes survived SIGKILL", "count", len(left))
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			if !killed {
+				deadline = time.Now()
+			}
+		case osSig := <-sigs:
+			if to, ok := s.opts.Rewrite.Apply(signals.Signal(osSig.(syscall.Signal))); ok {
+				s.signalEach(pid, left, unix.Signal(to))
+			}
+		}
+		s.reaper.Poke()
+	}
+}
+
+// killAll sends SIGKILL to the child's group and every descendant.
+func (s *Supervisor) killAll(pid int) {
+	s.signalEach(pid, descendants(s.self), unix.SIGKILL)
+}
+
+// signalEach signals the child's group and each process listed (which may
+// have left the group with setsid or setpgid).
+func (s *Supervisor) signalEach(pid int, procs []proc, sig unix.Signal) {
+	_ = unix.Kill(-pid, sig)
+	for _, p := range procs {
+		if p.pgid != pid {
+			_ = unix.Kill(p.pid, sig)
+		}
+	}
+}

@@ -1,0 +1,289 @@
+// Package supervisor runs the child: it starts it in its own process group,
+// forwards and rewrites signals, runs the stop sequence (drain, stop signal,
+// deadline, SIGKILL), sweeps every descendant left behind, optionally
+// restarts in place, and returns the child's exit status.
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/pysup/pysup/internal/config"
+	"github.com/pysup/pysup/internal/reaper"
+	"github.com/pysup/pysup/internal/signals"
+)
+
+// Phase is where the child's lifecycle stands.
+type Phase int
+
+// The phases, in the order a normal life goes through them.
+const (
+	// PhaseStarting is before the child runs, and between restarts.
+	PhaseStarting Phase = iota
+	// PhaseRunning is while the child runs and no stop was asked for.
+	PhaseRunning
+	// PhaseDraining starts the moment a stop is asked for: the pod must
+	// stop getting traffic while the app keeps serving.
+	PhaseDraining
+	// PhaseStopping starts when the stop signal has been sent.
+	PhaseStopping
+	// PhaseExited is when the child and every descendant are gone.
+	PhaseExited
+)
+
+func (p Phase) String() string {
+	switch p {
+	case PhaseStarting:
+		return "starting"
+	case PhaseRunning:
+		return "running"
+	case PhaseDraining:
+		return "draining"
+	case PhaseStopping:
+		return "stopping"
+	case PhaseExited:
+		return "exited"
+	}
+	return fmt.Sprintf("phase(%d)", int(p))
+}
+
+// Restart says whether and how the child restarts in place.
+type Restart struct {
+	Policy   config.RestartPolicy
+	Delay    time.Duration // first backoff, doubled each restart
+	MaxDelay time.Duration // cap; a child that ran this long resets it
+	Limit    int           // 0: no limit
+}
+
+// Events are called from the supervisor's goroutine as things happen. Any
+// may be nil. They must not block.
+type Events struct {
+	Phase   func(Phase)
+	Started func(pid int)
+	Exited  func(st reaper.Status, ran time.Duration)
+	// Restarting is called before the n-th restart, after its backoff.
+	Restarting func(n int)
+	// Drained reports how long the drain lasted.
+	Drained func(time.Duration)
+	// Stopped reports the time from the stop signal to the last
+	// descendant gone.
+	Stopped func(time.Duration)
+}
+
+// Options configure a Supervisor.
+type Options struct {
+	Argv []string
+	Env  []string
+	// Stdin, Stdout, Stderr default to pysup's own.
+	Stdin, Stdout, Stderr *os.File
+	Identity              *Identity
+	SignalGroup           bool
+	// StopSignal, when not 0, is sent to stop the child; otherwise the
+	// signal pysup received, rewritten.
+	StopSignal  signals.Signal
+	Rewrite     signals.Rewrite
+	DrainDelay  time.Duration
+	StopTimeout time.Duration
+	Restart     Restart
+	Events      Events
+	Log         *slog.Logger
+}
+
+// Supervisor runs one child command. Use it once.
+type Supervisor struct {
+	opts   Options
+	reaper *reaper.Reaper
+	log    *slog.Logger
+	self   int
+}
+
+// New returns a Supervisor that starts processes through r, which must be
+// running (r.Run) and, for a PID 1 or subreaper, reaping orphans.
+func New(opts Options, r *reaper.Reaper) *Supervisor {
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Supervisor{opts: opts, reaper: r, log: log, self: os.Getpid()}
+}
+
+// child is one start of the command.
+type child struct {
+	pid     int
+	done    <-chan reaper.Status
+	started time.Time
+}
+
+// Run starts the child and supervises it until it and every descendant are
+// gone, and returns the exit status pysup should exit with. Cancelling ctx
+// acts as a SIGTERM. An error means the child could not be started; the
+// status is then 126 or 127 as a shell would return.
+func (s *Supervisor) Run(ctx context.Context) (int, error) {
+	sigs := make(chan os.Signal, 64)
+	fwd := make([]os.Signal, 0, 64)
+	for _, sig := range signals.Forwardable() {
+		fwd = append(fwd, sig)
+	}
+	signal.Notify(sigs, fwd...)
+	defer signal.Stop(sigs)
+
+	restarts := 0
+	backoff := s.opts.Restart.Delay
+	for {
+		s.phase(PhaseStarting)
+		c, err := s.start()
+		if err != nil {
+			code := ExitNotExecutable
+			var se *StartError
+			if errors.As(err, &se) {
+				code = se.Code
+			}
+			s.log.Error("child not started", "error", err.Error(), "exit_code", code)
+			s.phase(PhaseExited)
+			return code, err
+		}
+		s.log.Info("child started", "pid", c.pid, "argv", s.opts.Argv)
+		if s.opts.Events.Started != nil {
+			s.opts.Events.Started(c.pid)
+		}
+		s.phase(PhaseRunning)
+
+		st, stop := s.supervise(ctx, sigs, c)
+		ran := time.Since(c.started)
+		if s.opts.Events.Exited != nil {
+			s.opts.Events.Exited(st, ran)
+		}
+		s.logExit(st, ran)
+
+		if stop == nil && s.shouldRestart(st, restarts) {
+			s.sweep(ctx, sigs, c.pid, s.stopSignal(signals.Signal(unix.SIGTERM)), time.Now().Add(s.opts.StopTimeout))
+			if ran >= s.opts.Restart.MaxDelay {
+				backoff = s.opts.Restart.Delay
+			}
+			s.log.Info("restarting child", "restart", restarts+1, "backoff", backoff.String())
+			s.phase(PhaseStarting)
+			if !s.wait(ctx, sigs, backoff) {
+				s.phase(PhaseExited)
+				return st.ExitCode(), nil
+			}
+			restarts++
+			backoff = min(backoff*2, s.opts.Restart.MaxDelay)
+			if s.opts.Events.Restarting != nil {
+				s.opts.Events.Restarting(restarts)
+			}
+			continue
+		}
+
+		var deadline time.Time
+		var sig signals.Signal
+		switch {
+		case stop != nil && !stop.sent.IsZero():
+			// The stop signal went out: its deadline stands.
+			deadline, sig = stop.deadline, 0
+		case stop != nil:
+			// The child left while draining: nothing is left to serve.
+			deadline, sig = time.Now().Add(s.opts.StopTimeout), stop.sig
+		default:
+			// The child exited on its own: stop what it left the same way.
+			deadline, sig = time.Now().Add(s.opts.StopTimeout), s.stopSignal(signals.Signal(unix.SIGTERM))
+		}
+		s.sweep(ctx, sigs, c.pid, sig, deadline)
+		if stop != nil && s.opts.Events.Stopped != nil && !stop.sent.IsZero() {
+			s.opts.Events.Stopped(time.Since(stop.sent))
+		}
+		s.phase(PhaseExited)
+		return st.ExitCode(), nil
+	}
+}
+
+func (s *Supervisor) phase(p Phase) {
+	if s.opts.Events.Phase != nil {
+		s.opts.Events.Phase(p)
+	}
+}
+
+func (s *Supervisor) shouldRestart(st reaper.Status, restarts int) bool {
+	switch s.opts.Restart.Policy {
+	case config.RestartAlways:
+	case config.RestartOnFailure:
+		if st.ExitCode() == 0 {
+			return false
+		}
+	default:
+		return false
+	}
+	if s.opts.Restart.Limit > 0 && restarts >= s.opts.Restart.Limit {
+		s.log.Warn("restart limit reached", "restarts", restarts)
+		return false
+	}
+	return true
+}
+
+func (s *Supervisor) logExit(st reaper.Status, ran time.Duration) {
+	attrs := []any{"pid", st.Pid, "exit_code", st.ExitCode(), "ran", ran.Round(time.Millisecond).String()}
+	if sig, ok := st.Signaled(); ok {
+		attrs = append(attrs, "signal", signals.Signal(sig).String())
+	}
+	s.log.Info("child exited", attrs...)
+}
+
+// wait sleeps d, or returns false early when a stop is asked for.
+func (s *Supervisor) wait(ctx context.Context, sigs <-chan os.Signal, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			return true
+		case <-ctx.Done():
+			return false
+		case sig := <-sigs:
+			if isStopRequest(sig) {
+				return false
+			}
+		}
+	}
+}
+
+func isStopRequest(sig os.Signal) bool {
+	return sig == syscall.SIGTERM || sig == syscall.SIGINT
+}
+
+// stopSignal is what the child gets for a stop requested with received.
+func (s *Supervisor) stopSignal(received signals.Signal) signals.Signal {
+	if s.opts.StopSignal != 0 {
+		return s.opts.StopSignal
+	}
+	to, _ := s.opts.Rewrite.Apply(received)
+	return to
+}
+
+// forward relays sig to the child, rewritten.
+func (s *Supervisor) forward(pid int, sig signals.Signal) {
+	to, ok := s.opts.Rewrite.Apply(sig)
+	if !ok {
+		s.log.Debug("signal dropped", "signal", sig.String())
+		return
+	}
+	s.log.Debug("signal forwarded", "signal", sig.String(), "sent", to.String(), "pid", pid)
+	s.signal(pid, to)
+}
+
+// signal sends sig to the child's process group, or only to the child.
+func (s *Supervisor) signal(pid int, sig signals.Signal) {
+	target := pid
+	if s.opts.SignalGroup {
+		target = -pid
+	}
+	if err := unix.Kill(target, unix.Signal(sig)); err != nil && !errors.Is(err, unix.ESRCH) {
+		s.log.Warn("signal not delivered", "signal", sig.String(), "pid", target, "error", err.Error())
+	}
+}
