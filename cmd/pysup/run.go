@@ -40,6 +40,10 @@ func run(cfg *config.Config, stderr io.Writer) int {
 	if stopSig == 0 {
 		stopSig = preset.Stop
 	}
+	group := !preset.MasterOnly
+	if cfg.SignalGroup != nil {
+		group = *cfg.SignalGroup
+	}
 	drain := cfg.DrainDelay.Or(0)
 	if cfg.DrainDelay.Auto && os.Getenv("KUBERNETES_SERVICE_HOST") != "" {
 		drain = kubernetesDrain
@@ -61,7 +65,7 @@ func run(cfg *config.Config, stderr io.Writer) int {
 		Argv:        cfg.Command,
 		Env:         env,
 		Identity:    identity,
-		SignalGroup: cfg.SignalGroup,
+		SignalGroup: group,
 		StopSignal:  stopSig,
 		Rewrite:     preset.Rewrite.Merge(cfg.SignalRewrite),
 		DrainDelay:  drain,

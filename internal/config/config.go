@@ -32,7 +32,7 @@ type Supervisor struct {
 	StopTimeout   time.Duration     `env:"PYSUP_STOP_TIMEOUT" envDefault:"20s" help:"how long the child and its descendants get after the stop signal before SIGKILL"`
 	DrainDelay    AutoDuration      `env:"PYSUP_DRAIN_DELAY" envDefault:"auto" help:"how long the app keeps serving after readiness fails, before the stop signal; auto: 5s in Kubernetes, 0 elsewhere"`
 	SignalRewrite signals.Rewrite   `env:"PYSUP_SIGNAL_REWRITE" help:"rewrite forwarded signals, e.g. TERM:QUIT,HUP:0 (0 drops); on top of the preset's"`
-	SignalGroup   bool              `env:"PYSUP_SIGNAL_GROUP" envDefault:"true" help:"forward signals to the child's whole process group, not only the child"`
+	SignalGroup   *bool             `env:"PYSUP_SIGNAL_GROUP" help:"send signals to the child's whole process group, not only the child; default: true, false under the gunicorn, uwsgi, celery and uvicorn presets, whose master stops its workers"`
 	Restart       RestartPolicy     `env:"PYSUP_RESTART" envDefault:"never" help:"restart the child in place: never, on-failure or always (Kubernetes restarts containers itself)"`
 	RestartDelay  time.Duration     `env:"PYSUP_RESTART_DELAY" envDefault:"1s" help:"first restart backoff; doubles on each restart"`
 	RestartMax    time.Duration     `env:"PYSUP_RESTART_DELAY_MAX" envDefault:"30s" help:"cap of the restart backoff; a child that ran this long resets it"`

@@ -48,7 +48,7 @@ func walk(t reflect.Type, out *[]Field) {
 			Flag:    flagName(name),
 			Default: sf.Tag.Get("envDefault"),
 			Help:    sf.Tag.Get("help"),
-			Bool:    sf.Type.Kind() == reflect.Bool,
+			Bool:    sf.Type.Kind() == reflect.Bool || sf.Type.Kind() == reflect.Pointer && sf.Type.Elem().Kind() == reflect.Bool,
 		})
 	}
 }

@@ -16,6 +16,11 @@ type Preset struct {
 	Stop Signal
 	// Rewrite applies to forwarded signals.
 	Rewrite Rewrite
+	// MasterOnly says the stop signal and forwarded signals go to the
+	// server's master process only: it stops its workers itself, and a
+	// worker that gets the master's signal directly dies mid-request
+	// (uWSGI) or mid-task (celery).
+	MasterOnly bool
 	// Env is added to the child's environment unless the user set the
 	// variable already.
 	Env map[string]string
@@ -25,11 +30,11 @@ type Preset struct {
 
 var presets = map[string]Preset{
 	"gunicorn": {
-		Name: "gunicorn", Stop: Signal(unix.SIGTERM),
+		Name: "gunicorn", Stop: Signal(unix.SIGTERM), MasterOnly: true,
 		Doc: "TERM is gunicorn's graceful stop (workers finish requests within graceful_timeout); INT/QUIT stop at once, HUP reloads.",
 	},
 	"uwsgi": {
-		Name: "uwsgi", Stop: Signal(unix.SIGTERM),
+		Name: "uwsgi", Stop: Signal(unix.SIGTERM), MasterOnly: true,
 		// uWSGI 2.0 treats TERM as a brutal reload. This documented hook
 		// turns TERM into gracefully_kill_them_all, so in-flight requests
 		// finish and the master exits instead of respawning.
@@ -39,11 +44,11 @@ var presets = map[string]Preset{
 		Doc: "uWSGI 2.0 treats TERM as a brutal reload; the preset sets UWSGI_HOOK_MASTER_START so TERM means gracefully_kill_them_all.",
 	},
 	"celery": {
-		Name: "celery", Stop: Signal(unix.SIGTERM),
+		Name: "celery", Stop: Signal(unix.SIGTERM), MasterOnly: true,
 		Doc: "TERM is celery's warm shutdown (running tasks finish); QUIT is the cold one.",
 	},
 	"uvicorn": {
-		Name: "uvicorn", Stop: Signal(unix.SIGTERM),
+		Name: "uvicorn", Stop: Signal(unix.SIGTERM), MasterOnly: true,
 		Doc: "TERM and INT are both graceful for uvicorn; a second INT forces the exit.",
 	},
 	"python": {
