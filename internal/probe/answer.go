@@ -27,10 +27,10 @@ type body struct {
 	AppStatus string      `json:"app_status,omitempty"`
 	Checks    []checkBody `json:"checks,omitempty"`
 
-	PID      int           `json:"pid,omitempty"`
-	MainPID  int           `json:"main_pid,omitempty"`
-	Notify   *notifyBody   `json:"notify,omitempty"`
-	Startup  *startupBody  `json:"startup,omitempty"`
+	PID     int          `json:"pid,omitempty"`
+	MainPID int          `json:"main_pid,omitempty"`
+	Notify  *notifyBody  `json:"notify,omitempty"`
+	Startup *startupBody `json:"startup,omitempty"`
 }
 
 type checkBody struct {
