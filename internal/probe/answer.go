@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -193,13 +194,15 @@ func (h *Health) build(role Role, verbose bool) answer {
 			b.Startup = sb
 		}
 	}
-	out, err := json.Marshal(b)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	// URLs in check names read better with their & and > as they are.
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(b); err != nil {
 		// Only strings, numbers and bools: cannot happen; answer anyway.
-		out = []byte(`{"status":"failing","reason":"rendering failed"}`)
-		code = http.StatusInternalServerError
+		return answer{code: http.StatusInternalServerError, body: []byte(`{"status":"failing","reason":"rendering failed"}` + "\n")}
 	}
-	return answer{code: code, body: append(out, '\n')}
+	return answer{code: code, body: buf.Bytes()}
 }
 
 func checkJSON(c *check, verbose bool) checkBody {

@@ -73,7 +73,7 @@ func zmqRoundTrip(sock zmq4.Socket, ep string, frames [][]byte) error {
 		return fmt.Errorf("send: %w", err)
 	}
 	if _, err := sock.Recv(); err != nil {
-		return fmt.Errorf("recv: %w", err)
+		return fmt.Errorf("no reply: %w", err)
 	}
 	return nil
 }
