@@ -60,10 +60,60 @@ func readStat(pid int, buf []byte) (proc, bool) {
 }
 
 // descendants returns the live (non-zombie) processes below root. As a
-// subreaper every orphan of our tree is re-parented to us, so walking
-// parent links from root finds all of them; as PID 1 of a namespace that is
-// every process but ourselves.
+// subreaper every orphan of our tree is re-parented to us, so walking down
+// from root finds all of them; as PID 1 of a namespace that is every process
+// but ourselves. The walk reads the kernel's per-task children lists, so it
+// costs the size of our tree, not of the machine's process table.
 func descendants(root int) []proc {
+	if _, err := os.Stat("/proc/self/task/" + strconv.Itoa(os.Getpid()) + "/children"); err != nil {
+		return descendantsByScan(root) // kernel built without CONFIG_PROC_CHILDREN
+	}
+	var out []proc
+	buf := make([]byte, 512)
+	stack := childrenOf(root)
+	seen := make(map[int]bool)
+	for len(stack) > 0 {
+		pid := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if seen[pid] {
+			continue
+		}
+		seen[pid] = true
+		if p, ok := readStat(pid, buf); ok && !p.zombie {
+			out = append(out, p)
+		}
+		stack = append(stack, childrenOf(pid)...)
+	}
+	return out
+}
+
+// childrenOf lists the children of every thread of pid.
+func childrenOf(pid int) []int {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil
+	}
+	tids, _ := d.Readdirnames(-1)
+	d.Close()
+	var out []int
+	for _, tid := range tids {
+		b, err := os.ReadFile(dir + "/" + tid + "/children")
+		if err != nil {
+			continue
+		}
+		for _, f := range bytes.Fields(b) {
+			if n, err := strconv.Atoi(string(f)); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// descendantsByScan finds descendants from the parent links of the whole
+// process table.
+func descendantsByScan(root int) []proc {
 	all := readProcs()
 	children := make(map[int][]int, len(all))
 	byPid := make(map[int]proc, len(all))

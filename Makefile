@@ -1,0 +1,44 @@
+# pysup: see README.md. `make test` installs what the tests need (Debian,
+# as root) and runs every test; `make demo` runs a small app under pysup.
+
+GO      ?= go
+BIN     ?= bin/pysup
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+FUZZTIME ?= 20s
+
+.PHONY: all build deps test test-go lint demo bench fuzz clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/pysup
+
+# Installs Debian packages the tests use (python3-zmq, gunicorn, uwsgi,
+# prometheus, ...). Needs root on Debian/Ubuntu; elsewhere it says what is
+# missing and the tests that need it skip.
+deps:
+	scripts/install-deps.sh
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+test: deps lint test-go
+
+test-go:
+	$(GO) test -count=1 -timeout 60m ./...
+
+demo: build
+	scripts/demo.sh
+
+bench: build
+	bench/run.sh
+
+fuzz:
+	scripts/fuzz.sh $(FUZZTIME)
+
+clean:
+	rm -rf bin
