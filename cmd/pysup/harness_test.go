@@ -75,7 +75,9 @@ func startPysup(t *testing.T, m mode, env []string, args ...string) *running {
 		argv = append([]string{"unshare", "--pid", "--fork", "--mount-proc"}, argv...)
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), env...)
+	// No HTTP server unless a test asks: parallel test binaries must not
+	// fight over the default port.
+	cmd.Env = append(append(os.Environ(), "PYSUP_HTTP_ADDR="), env...)
 	r := &running{t: t, cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = r.stdout, r.stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

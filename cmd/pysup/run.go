@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
+	"log/slog"
+	"net"
+	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/pysup/pysup/internal/config"
+	"github.com/pysup/pysup/internal/probe"
 	"github.com/pysup/pysup/internal/reaper"
 	"github.com/pysup/pysup/internal/signals"
 	"github.com/pysup/pysup/internal/supervisor"
@@ -32,6 +36,64 @@ func run(cfg *config.Config, stderr io.Writer) int {
 	r := reaper.New(true, log)
 	go r.Run(ctx)
 
+	health, err := probe.New(probe.Options{
+		Startup: cfg.StartupCheck,
+		Ready:   cfg.ReadyCheck,
+		Live:    cfg.LiveCheck,
+		Defaults: probe.Defaults{
+			Period: cfg.CheckPeriod, Timeout: cfg.CheckTimeout,
+			Failures: cfg.CheckFailures, Successes: cfg.CheckSuccesses,
+		},
+		Watchdog:       cfg.Watchdog,
+		StartupTimeout: cfg.StartupTimeout,
+		NotifySocket:   cfg.NotifySocket,
+		Runner:         r,
+		Logger:         log,
+	})
+	if err != nil {
+		log.Error("probes: " + err.Error())
+		return exitUsage
+	}
+	defer health.Close()
+	go func() { _ = health.Run(ctx) }()
+
+	stopHTTP, err := serveHTTP(cfg.HTTPAddr, probe.NewHandler(health, nil), log)
+	if err != nil {
+		log.Error("PYSUP_HTTP_ADDR (--http-addr): " + err.Error())
+		return exitUsage
+	}
+	defer stopHTTP()
+
+	opts, err := supervisorOptions(cfg, log)
+	if err != nil {
+		log.Error(err.Error())
+		return exitUsage
+	}
+	opts.Env = childEnv(os.Environ(), opts.presetEnv, envMap(health.ChildEnv()), opts.Identity)
+	opts.Events = supervisor.Events{
+		Phase: func(p supervisor.Phase) {
+			if p == supervisor.PhaseDraining {
+				health.Draining()
+			}
+		},
+		Started: health.ChildStarted,
+		Exited:  func(reaper.Status, time.Duration) { health.ChildExited() },
+	}
+	code, _ := supervisor.New(opts.Options, r).Run(ctx)
+	log.Info("pysup exiting", "exit_code", code)
+	return code
+}
+
+// supOptions are the supervisor's options and what the preset adds to the
+// child's environment.
+type supOptions struct {
+	supervisor.Options
+	presetEnv map[string]string
+}
+
+// supervisorOptions turns the configuration and preset into the
+// supervisor's options.
+func supervisorOptions(cfg *config.Config, log *slog.Logger) (supOptions, error) {
 	var preset signals.Preset
 	if cfg.Preset != "" {
 		preset, _ = signals.LookupPreset(cfg.Preset) // validated by config
@@ -48,75 +110,56 @@ func run(cfg *config.Config, stderr io.Writer) int {
 	if cfg.DrainDelay.Auto && os.Getenv("KUBERNETES_SERVICE_HOST") != "" {
 		drain = kubernetesDrain
 	}
-
 	var identity *supervisor.Identity
 	if cfg.User != "" {
 		id, err := supervisor.LookupUser(cfg.User)
 		if err != nil {
-			log.Error("PYSUP_USER (--user): " + err.Error())
-			return exitUsage
+			return supOptions{}, errors.New("PYSUP_USER (--user): " + err.Error())
 		}
 		identity = id
 	}
-
-	env := childEnv(os.Environ(), preset.Env, cfg.ExtraEnv, identity)
-
-	sup := supervisor.New(supervisor.Options{
-		Argv:        cfg.Command,
-		Env:         env,
-		Identity:    identity,
-		SignalGroup: group,
-		StopSignal:  stopSig,
-		Rewrite:     preset.Rewrite.Merge(cfg.SignalRewrite),
-		DrainDelay:  drain,
-		StopTimeout: cfg.StopTimeout,
-		Restart: supervisor.Restart{
-			Policy:   cfg.Restart,
-			Delay:    cfg.RestartDelay,
-			MaxDelay: cfg.RestartMax,
-			Limit:    cfg.RestartLimit,
+	return supOptions{
+		Options: supervisor.Options{
+			Argv:        cfg.Command,
+			Identity:    identity,
+			SignalGroup: group,
+			StopSignal:  stopSig,
+			Rewrite:     preset.Rewrite.Merge(cfg.SignalRewrite),
+			DrainDelay:  drain,
+			StopTimeout: cfg.StopTimeout,
+			Restart: supervisor.Restart{
+				Policy:   cfg.Restart,
+				Delay:    cfg.RestartDelay,
+				MaxDelay: cfg.RestartMax,
+				Limit:    cfg.RestartLimit,
+			},
+			Log: log,
 		},
-		Log: log,
-	}, r)
-	code, _ := sup.Run(ctx)
-	log.Info("pysup exiting", "exit_code", code)
-	return code
+		presetEnv: preset.Env,
+	}, nil
 }
 
-// childEnv is pysup's environment plus what the preset and the parts add.
-// A preset never overrides what the user set; the parts' own variables
-// (NOTIFY_SOCKET...) always win. A dropped identity gets its HOME and USER,
-// as gosu does.
-func childEnv(base []string, preset, parts map[string]string, id *supervisor.Identity) []string {
-	set := make(map[string]int, len(base))
-	env := append([]string(nil), base...)
-	for i, kv := range env {
-		k, _, _ := strings.Cut(kv, "=")
-		set[k] = i
+// serveHTTP serves handler at addr until the returned stop is called; an
+// empty addr serves nothing. Listening happens before the child starts, so
+// a taken port fails at once.
+func serveHTTP(addr string, handler http.Handler, log *slog.Logger) (stop func(), err error) {
+	if addr == "" {
+		return func() {}, nil
 	}
-	put := func(k, v string, override bool) {
-		if i, ok := set[k]; ok {
-			if override {
-				env[i] = k + "=" + v
-			}
-			return
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	srv := probe.NewServer(addr, handler)
+	go func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server", "error", err.Error())
 		}
-		set[k] = len(env)
-		env = append(env, k+"="+v)
-	}
-	for k, v := range preset {
-		put(k, v, false)
-	}
-	if id != nil {
-		if id.Home != "" {
-			put("HOME", id.Home, true)
-		}
-		if id.Name != "" {
-			put("USER", id.Name, true)
-		}
-	}
-	for k, v := range parts {
-		put(k, v, true)
-	}
-	return env
+	}()
+	log.Debug("serving probes", "addr", l.Addr().String())
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
 }

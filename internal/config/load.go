@@ -153,3 +153,13 @@ func explain(err error, byGo map[string]Field) string {
 
 // Environ is os.Environ, here so main and tests read the same way.
 func Environ() []string { return os.Environ() }
+
+// Default returns the default value of the setting named by its variable.
+func Default(envName string) string {
+	for _, f := range Fields() {
+		if f.Env == envName {
+			return f.Default
+		}
+	}
+	return ""
+}
