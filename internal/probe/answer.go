@@ -114,15 +114,15 @@ func (h *Health) verdict(role Role) (int, string, string) {
 			return http.StatusOK, "ok", ""
 		}
 		if g != nil && g.startupLate {
-			return http.StatusServiceUnavailable, "failing", "startup timed out: " + firstFailing(g, RoleStartup)
+			return http.StatusServiceUnavailable, "failing", because("startup timed out", firstFailing(g, RoleStartup))
 		}
-		return http.StatusServiceUnavailable, "starting", firstFailing(g, RoleStartup)
+		return http.StatusServiceUnavailable, "starting", because("startup not passed", firstFailing(g, RoleStartup))
 	case RoleReady:
 		if h.phase == phaseDraining {
 			return http.StatusServiceUnavailable, "draining", "stopping: readiness off so traffic drains"
 		}
 		if !passed {
-			return http.StatusServiceUnavailable, "starting", "startup not passed: " + firstFailing(g, RoleStartup)
+			return http.StatusServiceUnavailable, "starting", because("startup not passed", firstFailing(g, RoleStartup))
 		}
 		if why := firstFailing(g, RoleReady); why != "" {
 			return http.StatusServiceUnavailable, "failing", why
@@ -134,7 +134,7 @@ func (h *Health) verdict(role Role) (int, string, string) {
 		}
 		if !passed {
 			if g != nil && g.startupLate {
-				return http.StatusServiceUnavailable, "failing", "startup timed out: " + firstFailing(g, RoleStartup)
+				return http.StatusServiceUnavailable, "failing", because("startup timed out", firstFailing(g, RoleStartup))
 			}
 			return http.StatusOK, "starting", ""
 		}
@@ -143,6 +143,13 @@ func (h *Health) verdict(role Role) (int, string, string) {
 		}
 		return http.StatusOK, "ok", ""
 	}
+}
+
+func because(what, why string) string {
+	if why == "" {
+		return what
+	}
+	return what + ": " + why
 }
 
 // firstFailing names the first check of role that is not passing.

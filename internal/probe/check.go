@@ -2,6 +2,7 @@ package probe
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -146,13 +147,14 @@ func (h *Health) loop(ctx context.Context, c *check) {
 		start := time.Now()
 		actx, cancel := context.WithTimeout(ctx, c.def.timeout)
 		err := c.def.probe(actx)
+		timedOut := errors.Is(actx.Err(), context.DeadlineExceeded)
 		cancel()
 		latency := time.Since(start)
 		if ctx.Err() != nil {
 			// The child stopped or is draining: this attempt says nothing.
 			return
 		}
-		if err != nil && actx.Err() != nil && !isTimeout(err) {
+		if err != nil && timedOut {
 			err = timeoutError{c.def.timeout, err}
 		}
 		if done := h.record(ctx, c, err, latency, start); done {
@@ -171,8 +173,3 @@ type timeoutError struct {
 
 func (e timeoutError) Error() string { return "timed out after " + e.d.String() + ": " + e.err.Error() }
 func (e timeoutError) Unwrap() error { return e.err }
-
-func isTimeout(err error) bool {
-	_, ok := err.(timeoutError)
-	return ok
-}

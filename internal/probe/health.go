@@ -210,6 +210,7 @@ func (h *Health) Run(ctx context.Context) error {
 	}
 	h.runCtx = ctx
 	h.startLoopsLocked()
+	h.render()
 	h.mu.Unlock()
 
 	if h.notify != nil {

@@ -98,13 +98,18 @@ func python(t *testing.T, env []string, ready string, script string, args ...str
 // served runs h and serves its handler until the test ends.
 func served(t *testing.T, h *Health) *httptest.Server {
 	t.Helper()
+	return servedWith(t, h, nil)
+}
+
+func servedWith(t *testing.T, h *Health, metrics http.Handler) *httptest.Server {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		_ = h.Run(ctx)
 	}()
-	srv := httptest.NewServer(NewHandler(h, nil))
+	srv := httptest.NewServer(NewHandler(h, metrics))
 	t.Cleanup(func() {
 		srv.Close()
 		cancel()

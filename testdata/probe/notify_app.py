@@ -38,7 +38,8 @@ while args and args[0].startswith("--"):
 if via_child:
     # The worker lingers so that pysup can place it in the process tree.
     code = "import sys; sys.argv = sys.argv[1:]; exec(open(%r).read())" % __file__
-    subprocess.Popen([sys.executable, "-c", code, "notify_app.py"] + args)
+    rest = [a for a in sys.argv[1:] if a != "--via-child"]
+    subprocess.Popen([sys.executable, "-c", code, "notify_app.py"] + rest)
 else:
     time.sleep(after)
     for m in args:
