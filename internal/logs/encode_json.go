@@ -1,0 +1,88 @@
+package logs
+
+import "strconv"
+
+// appendJSON appends r as one JSON object and a newline:
+//
+//	{"time","stream","level","message",["logger"],["exception_type",
+//	"exception_message"],[partial_*],...app fields...,...static fields...,
+//	["kubernetes"]}
+//
+// A member pysup adds is left out when the app has one of that name.
+func appendJSON(dst []byte, r *Record, static []staticField, kube []byte) []byte {
+	dst = append(dst, '{')
+	first := true
+	member := func(k string) bool {
+		if r.hasAppField(k) {
+			return false
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = append(dst, '"')
+		dst = append(dst, k...)
+		dst = append(dst, '"', ':')
+		return true
+	}
+	if member("time") {
+		dst = append(dst, '"')
+		dst = append(dst, r.timeText...)
+		dst = append(dst, '"')
+	}
+	if member("stream") {
+		dst = append(dst, '"')
+		dst = append(dst, r.Stream.String()...)
+		dst = append(dst, '"')
+	}
+	if member("level") {
+		dst = appendStringS(dst, r.Level)
+	}
+	if member("message") {
+		dst = appendString(dst, r.Message)
+	}
+	if r.Logger != nil && member("logger") {
+		dst = appendString(dst, r.Logger)
+	}
+	if r.ExcType != nil && member("exception_type") {
+		dst = appendString(dst, r.ExcType)
+	}
+	if r.ExcMessage != nil && member("exception_message") {
+		dst = appendString(dst, r.ExcMessage)
+	}
+	if r.Partial.ID != "" {
+		if member("partial_message") {
+			dst = append(dst, "true"...)
+		}
+		if member("partial_id") {
+			dst = appendStringS(dst, r.Partial.ID)
+		}
+		if member("partial_ordinal") {
+			dst = strconv.AppendInt(dst, int64(r.Partial.Ordinal), 10)
+		}
+		if member("partial_last") {
+			dst = strconv.AppendBool(dst, r.Partial.Last)
+		}
+	}
+	for _, f := range r.fields {
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = appendString(dst, r.key(f))
+		dst = append(dst, ':')
+		dst = append(dst, r.value(f)...)
+	}
+	for _, s := range static {
+		if r.hasAppField(s.key) {
+			continue
+		}
+		dst = append(dst, ',')
+		dst = append(dst, s.json...)
+	}
+	if kube != nil && !r.hasAppField("kubernetes") {
+		dst = append(dst, ',')
+		dst = append(dst, kube...)
+	}
+	return append(dst, '}', '\n')
+}

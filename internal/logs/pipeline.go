@@ -1,0 +1,273 @@
+package logs
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pysup/pysup/internal/config"
+	"github.com/pysup/pysup/internal/logs/fluent"
+	"github.com/pysup/pysup/internal/podinfo"
+)
+
+// Options configures a Pipeline. FromConfig builds them from pysup's
+// configuration.
+type Options struct {
+	Format           string            // "json" (default) or "console"
+	Color            bool              // console: ANSI colors
+	MaxLine          int               // longest line kept whole; default 64 KiB
+	Fields           map[string]string // static fields (PYSUP_LOG_FIELDS)
+	TracebackTimeout time.Duration     // hold time for traceback joining; default 200ms
+	Pod              *podinfo.Source   // nil outside Kubernetes
+	Output           io.Writer         // default os.Stdout
+	Fluent           *fluent.Config    // nil: no shipping
+	Diag             *slog.Logger      // pysup's own diagnostics; nil discards
+}
+
+// FromConfig turns pysup's logs settings into Options; out is where the
+// records go (os.Stdout in main).
+func FromConfig(c config.Logs, pod *podinfo.Source, out io.Writer, diag *slog.Logger) Options {
+	o := Options{
+		Format:           c.LogFormat,
+		MaxLine:          int(c.LogMaxLine),
+		Fields:           c.LogFields,
+		TracebackTimeout: c.LogTraceback,
+		Pod:              pod,
+		Output:           out,
+		Diag:             diag,
+	}
+	if f, ok := out.(*os.File); ok && c.LogFormat == "console" {
+		o.Color = isTerminal(f)
+	}
+	if c.FluentAddr.Network != "" {
+		o.Fluent = &fluent.Config{
+			Network:   c.FluentAddr.Network,
+			Address:   c.FluentAddr.Address,
+			Tag:       c.FluentTag,
+			Timeout:   c.FluentTimeout,
+			Buffer:    int64(c.LogBufferSize),
+			SpoolDir:  c.LogSpoolDir,
+			SpoolSize: int64(c.LogSpoolSize),
+			Diag:      diag,
+		}
+	}
+	return o
+}
+
+// Pipeline reads the child's stdout and stderr through two pipes and
+// writes enriched records to its sinks.
+//
+// Use: New; pass Stdout() and Stderr() as the child's fd 1 and 2 (they stay
+// valid across restarts of the child); Run in a goroutine; when the child
+// and all its descendants are gone, Shutdown.
+type Pipeline struct {
+	maxLine   int
+	tbTimeout time.Duration
+	console   bool
+	color     bool
+	enr       *enricher
+	diag      *slog.Logger
+	ship      *fluent.Shipper
+
+	outMu sync.Mutex
+	out   io.Writer
+
+	rOut, rErr *os.File
+	wOut, wErr *os.File
+
+	partialPrefix string
+	partialSeq    atomic.Uint64
+
+	aborted                                 atomic.Bool
+	bytesIn, recordsIn, recordsOut, partial atomic.Uint64
+	outErrors                               atomic.Uint64
+	runOnce, closeOnce                      sync.Once
+	running                                 atomic.Bool
+	readersDone, shipDone                   chan struct{}
+	shipCancel                              context.CancelFunc
+}
+
+// New creates the pipes (and the Fluent shipper, recovering its spool).
+func New(o Options) (*Pipeline, error) {
+	if o.MaxLine <= 0 {
+		o.MaxLine = 64 << 10
+	}
+	if o.TracebackTimeout <= 0 {
+		o.TracebackTimeout = 200 * time.Millisecond
+	}
+	if o.Output == nil {
+		o.Output = os.Stdout
+	}
+	if o.Diag == nil {
+		o.Diag = slog.New(slog.DiscardHandler)
+	}
+	p := &Pipeline{
+		maxLine:     o.MaxLine,
+		tbTimeout:   o.TracebackTimeout,
+		console:     o.Format == "console",
+		color:       o.Color,
+		enr:         newEnricher(o.Fields, o.Pod),
+		diag:        o.Diag,
+		out:         o.Output,
+		readersDone: make(chan struct{}),
+		shipDone:    make(chan struct{}),
+	}
+	var id [6]byte
+	_, _ = rand.Read(id[:])
+	p.partialPrefix = hex.EncodeToString(id[:]) + "-"
+	if o.Fluent != nil {
+		s, err := fluent.New(*o.Fluent)
+		if err != nil {
+			return nil, err
+		}
+		p.ship = s
+	}
+	var err error
+	if p.rOut, p.wOut, err = newPipe(); err != nil {
+		return nil, err
+	}
+	if p.rErr, p.wErr, err = newPipe(); err != nil {
+		p.rOut.Close()
+		p.wOut.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// Stdout is the write end to give the child as its fd 1.
+func (p *Pipeline) Stdout() *os.File { return p.wOut }
+
+// Stderr is the write end to give the child as its fd 2.
+func (p *Pipeline) Stderr() *os.File { return p.wErr }
+
+// Run reads both pipes until Shutdown has closed the write ends and the
+// pipes are drained (or the read is aborted), and ships in the background
+// until Shutdown. Cancelling ctx aborts reading at once (records in the
+// pipes are lost): normally let Shutdown end it.
+func (p *Pipeline) Run(ctx context.Context) error {
+	started := false
+	p.runOnce.Do(func() { started = true })
+	if !started {
+		return errors.New("logs: Run called twice")
+	}
+	p.running.Store(true)
+	if p.ship != nil {
+		sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		p.shipCancel = cancel
+		go func() {
+			defer close(p.shipDone)
+			p.ship.Run(sctx)
+		}()
+	} else {
+		close(p.shipDone)
+	}
+	var wg sync.WaitGroup
+	for _, r := range []*streamReader{newStreamReader(p, Stdout, p.rOut), newStreamReader(p, Stderr, p.rErr)} {
+		wg.Go(r.run)
+	}
+	stop := context.AfterFunc(ctx, p.abort)
+	wg.Wait()
+	stop()
+	p.rOut.Close()
+	p.rErr.Close()
+	close(p.readersDone)
+	return ctx.Err()
+}
+
+// abort makes the readers stop without waiting for EOF. A read deadline in
+// the past wakes a blocked Read; it is set repeatedly because a reader may
+// move its own deadline between our flag and our call.
+func (p *Pipeline) abort() {
+	p.aborted.Store(true)
+	go func() {
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			past := time.Unix(1, 0)
+			_ = p.rOut.SetReadDeadline(past)
+			_ = p.rErr.SetReadDeadline(past)
+			select {
+			case <-p.readersDone:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+// Result is what Shutdown reports.
+type Result struct {
+	Records     uint64 // records read from the child
+	Undelivered int    // records the Fluent receiver did not acknowledge in time
+	Dropped     uint64 // records lost to the Fluent buffer and spool bounds
+	Persisted   int    // undelivered records saved to the spool for the next run
+}
+
+// Shutdown closes pysup's write ends, lets the readers drain the pipes to
+// EOF (the child and its descendants must be gone, or their copies of the
+// write ends keep the pipes open until ctx is done), then flushes the
+// Fluent shipper until ctx's deadline. It logs and returns what could not
+// be delivered.
+func (p *Pipeline) Shutdown(ctx context.Context) (Result, error) {
+	var res Result
+	var errs []error
+	p.closeOnce.Do(func() {
+		p.wOut.Close()
+		p.wErr.Close()
+	})
+	if p.running.Load() {
+		select {
+		case <-p.readersDone:
+		case <-ctx.Done():
+			p.diag.Warn("logs: the child's output did not reach EOF before the deadline; a process may still hold it")
+			p.abort()
+			<-p.readersDone
+		}
+	} else {
+		p.rOut.Close()
+		p.rErr.Close()
+	}
+	res.Records = p.recordsIn.Load()
+	if p.ship != nil {
+		r, err := p.ship.Close(ctx)
+		if p.shipCancel != nil {
+			p.shipCancel()
+			<-p.shipDone
+		}
+		res.Undelivered, res.Dropped, res.Persisted = r.Undelivered, r.Dropped, r.Persisted
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if r.Undelivered > 0 || r.Dropped > 0 {
+			p.diag.Warn("logs: records not delivered to the Fluent receiver",
+				"undelivered", r.Undelivered, "kept_in_spool", r.Persisted+0, "dropped", r.Dropped, "records", res.Records)
+		} else {
+			p.diag.Info("logs: every record delivered to the Fluent receiver", "records", res.Records)
+		}
+	}
+	if n := p.outErrors.Load(); n > 0 {
+		errs = append(errs, fmt.Errorf("logs: %d writes to stdout failed", n))
+	}
+	return res, errors.Join(errs...)
+}
+
+// writeOut writes encoded records to the output, serialized between the
+// two streams. A failing stdout is counted, not retried: there is nowhere
+// else to write.
+func (p *Pipeline) writeOut(b []byte) error {
+	p.outMu.Lock()
+	_, err := p.out.Write(b)
+	p.outMu.Unlock()
+	if err != nil {
+		p.outErrors.Add(1)
+	}
+	return err
+}

@@ -1,0 +1,214 @@
+package logs
+
+import (
+	"errors"
+	"io"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/pysup/pysup/internal/logs/fluent"
+)
+
+// outFlush bounds the encoded output a reader collects before writing it.
+const outFlush = 256 << 10
+
+// streamReader owns one pipe and everything per-stream: framer, joiner,
+// the record being built and the encoding buffers, so the hot path shares
+// nothing with the other stream but the sinks.
+type streamReader struct {
+	p      *Pipeline
+	stream Stream
+	file   *os.File
+
+	fr         *framer
+	j          joiner
+	rec        Record
+	scratch    []byte
+	msg        []byte // joined head message + traceback
+	now        time.Time
+	nowText    []byte
+	out        []byte
+	outRecords uint64
+	ship       []fluent.Entry
+	shipBuf    []byte
+
+	partialID    string
+	partialLevel string
+	deadline     bool
+}
+
+func newStreamReader(p *Pipeline, s Stream, f *os.File) *streamReader {
+	return &streamReader{
+		p: p, stream: s, file: f,
+		fr: newFramer(p.maxLine),
+		j:  joiner{max: max(p.maxLine, 256<<10)},
+	}
+}
+
+// run reads until EOF (every write end closed) or until the pipeline
+// aborts the read, then emits everything held.
+func (s *streamReader) run() {
+	emit := s.emitEvent
+	defer func() {
+		s.j.flush(emit)
+		s.flush()
+	}()
+	for {
+		if s.p.aborted.Load() {
+			return
+		}
+		// Wake after the flush timeout when the joiner holds a line back.
+		if s.j.holding() {
+			_ = s.file.SetReadDeadline(time.Now().Add(s.p.tbTimeout))
+			s.deadline = true
+		} else if s.deadline {
+			_ = s.file.SetReadDeadline(time.Time{})
+			s.deadline = false
+		}
+		n, err := s.fr.fill(s.file)
+		if n > 0 {
+			s.p.bytesIn.Add(uint64(n))
+			s.stamp(time.Now())
+			for {
+				pc, ok := s.fr.next()
+				if !ok {
+					break
+				}
+				s.piece(pc, emit)
+				if len(s.out) >= outFlush {
+					s.flush()
+				}
+			}
+		}
+		switch {
+		case err == nil:
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			s.stamp(time.Now())
+			s.j.flush(emit)
+		case err == io.EOF:
+			for { // the final unterminated line
+				pc, ok := s.fr.next()
+				if !ok {
+					break
+				}
+				s.piece(pc, emit)
+			}
+			return
+		default:
+			s.p.diag.Warn("logs: reading the child's output failed", "stream", s.stream.String(), "error", err)
+			return
+		}
+		s.flush()
+	}
+}
+
+// stamp sets the arrival time of the lines of one read: they arrived
+// together, and formatting the time once per read is cheaper.
+func (s *streamReader) stamp(t time.Time) {
+	s.now = t
+	s.nowText = t.UTC().AppendFormat(s.nowText[:0], time.RFC3339Nano)
+}
+
+func (s *streamReader) piece(pc piece, emit func(*event)) {
+	if !pc.partial {
+		s.j.push(pc.line, emit)
+		return
+	}
+	// A piece of a long line: what the joiner holds goes first, in order.
+	s.j.flush(emit)
+	if pc.ordinal == 1 {
+		s.partialID = s.p.newPartialID()
+		s.partialLevel = LevelInfo
+		if lv := findLevel(pc.line); lv != "" {
+			s.partialLevel = lv
+		}
+	}
+	r := s.begin()
+	r.Level, r.Message = s.partialLevel, pc.line
+	r.Partial = Partial{ID: s.partialID, Ordinal: pc.ordinal, Last: pc.last}
+	s.p.partial.Add(1)
+	s.write(r)
+}
+
+func (s *streamReader) begin() *Record {
+	r := &s.rec
+	r.reset()
+	r.Time, r.timeText, r.Stream = s.now, s.nowText, s.stream
+	return r
+}
+
+// emitEvent turns a line or joined traceback into a record.
+func (s *streamReader) emitEvent(ev *event) {
+	r := s.begin()
+	if !ev.tb {
+		r.parseLine(ev.text, &s.scratch)
+		s.write(r)
+		return
+	}
+	tbText := ev.text
+	if ev.headLen >= 0 {
+		head := ev.text[:ev.headLen]
+		tbText = ev.text[ev.headLen+1:]
+		r.parseLine(head, &s.scratch)
+		if r.Level == LevelInfo && !levelExplicit(head) {
+			r.Level = LevelError
+		}
+		s.msg = append(append(append(s.msg[:0], r.Message...), '\n'), tbText...)
+		r.Message = s.msg
+	} else {
+		r.Level, r.Message = LevelError, tbText
+	}
+	if ev.excLine != nil {
+		r.ExcType, r.ExcMessage = splitException(ev.excLine)
+		if r.ExcMessage == nil {
+			r.ExcMessage = []byte{}
+		}
+	}
+	s.write(r)
+}
+
+// levelExplicit reports whether a head line names its level; a traceback
+// after a line without one is an error.
+func levelExplicit(line []byte) bool {
+	return findLevel(line) != "" || len(line) > 0 && line[0] == '{'
+}
+
+// write hands a finished record to the sinks.
+func (s *streamReader) write(r *Record) {
+	p := s.p
+	kube := p.enr.current()
+	p.recordsIn.Add(1)
+	s.outRecords++
+	if p.console {
+		s.out = appendConsole(s.out, r, p.color)
+	} else {
+		s.out = appendJSON(s.out, r, p.enr.static, kube.json)
+	}
+	if p.ship != nil {
+		start := len(s.shipBuf)
+		s.shipBuf = appendMsgpack(s.shipBuf, r, p.enr.static, kube.msgp, &s.scratch)
+		s.ship = append(s.ship, fluent.Entry{Time: r.Time, Record: s.shipBuf[start:len(s.shipBuf):len(s.shipBuf)]})
+	}
+}
+
+// flush writes the collected output to stdout (blocking: the one
+// acceptable backpressure) and hands the records to the shipper (never
+// blocking).
+func (s *streamReader) flush() {
+	if len(s.out) > 0 {
+		if err := s.p.writeOut(s.out); err == nil {
+			s.p.recordsOut.Add(s.outRecords)
+		}
+		s.out, s.outRecords = s.out[:0], 0
+	}
+	if len(s.ship) > 0 {
+		s.p.ship.Push(s.ship...)
+		// The shipper owns the records now: start a new backing buffer.
+		s.ship, s.shipBuf = s.ship[:0], make([]byte, 0, max(4096, cap(s.shipBuf)))
+	}
+}
+
+func (p *Pipeline) newPartialID() string {
+	return p.partialPrefix + strconv.FormatUint(p.partialSeq.Add(1), 36)
+}
