@@ -147,7 +147,9 @@ func (h *Health) loop(ctx context.Context, c *check) {
 		start := time.Now()
 		actx, cancel := context.WithTimeout(ctx, c.def.timeout)
 		err := c.def.probe(actx)
-		timedOut := errors.Is(actx.Err(), context.DeadlineExceeded)
+		// A connection deadline set from actx (zmq) may fire a moment
+		// before actx itself reports it.
+		timedOut := errors.Is(actx.Err(), context.DeadlineExceeded) || time.Since(start) >= c.def.timeout
 		cancel()
 		latency := time.Since(start)
 		if ctx.Err() != nil {
