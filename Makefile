@@ -8,7 +8,7 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME ?= 20s
 
-.PHONY: all build deps test test-go lint demo bench fuzz clean
+.PHONY: all build deps test test-go lint demo bench fuzz clean docs
 
 all: build
 
@@ -42,3 +42,8 @@ fuzz:
 
 clean:
 	rm -rf bin
+
+# Rewrites the README's configuration reference from the Config struct.
+docs:
+	@$(GO) run ./cmd/pysup help --markdown > .ref.tmp
+	@awk 'BEGIN{r=0} /<!-- config-reference:begin/{print; while((getline l < ".ref.tmp")>0) print l; r=1; next} /<!-- config-reference:end/{r=0} !r' README.md > README.md.tmp && mv README.md.tmp README.md && rm -f .ref.tmp

@@ -30,6 +30,10 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		case "probe":
 			return probeMain(args[1:], stdout, stderr)
 		case "help":
+			if len(args) > 1 && args[1] == "--markdown" {
+				config.WriteReference(stdout)
+				return 0
+			}
 			printHelp(stdout)
 			return 0
 		}
