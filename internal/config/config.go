@@ -43,9 +43,6 @@ type Supervisor struct {
 	ExtraEnv      map[string]string `env:"-"`
 }
 
-// ZMQ holds the ZeroMQ balancer's settings (filled by the zmqlb part).
-type ZMQ struct{}
-
 // RestartPolicy says when the child is restarted in place.
 type RestartPolicy string
 
