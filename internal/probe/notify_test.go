@@ -59,15 +59,15 @@ func TestUWSGINotifyReadiness(t *testing.T) {
 func TestWatchdogStopsLiveness(t *testing.T) {
 	h, srv := newHealth(t, Options{
 		Ready:    mustSpecs(t, "notify"),
-		Watchdog: 400 * time.Millisecond,
+		Watchdog: time.Second,
 		Defaults: fast,
 	})
 	env := h.ChildEnv()
-	if len(env) != 2 || env[1] != "WATCHDOG_USEC=400000" {
+	if len(env) != 2 || env[1] != "WATCHDOG_USEC=1000000" {
 		t.Fatalf("child env: %q", env)
 	}
-	// READY=1, then 6 heartbeats 200 ms apart (~1.2 s), then silence.
-	app := python(t, env, "", "notify_app.py", "--beats", "6", "READY=1", "STATUS=serving")
+	// READY=1, then 4 heartbeats 500 ms apart (~2 s), then silence.
+	app := python(t, env, "", "notify_app.py", "--beats", "4", "READY=1", "STATUS=serving")
 	h.ChildStarted(app.Process.Pid)
 	eventually(t, srv, "/readyz", code(http.StatusOK))
 	if r := get(t, srv, "/livez"); r.Code != http.StatusOK {
