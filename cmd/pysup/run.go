@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/pysup/pysup/internal/config"
+	"github.com/pysup/pysup/internal/logs"
+	"github.com/pysup/pysup/internal/podinfo"
 	"github.com/pysup/pysup/internal/probe"
 	"github.com/pysup/pysup/internal/reaper"
 	"github.com/pysup/pysup/internal/signals"
@@ -20,6 +22,10 @@ import (
 // kubernetesDrain is the default drain delay in a pod: long enough for the
 // endpoint removal to reach kube-proxy and the ingress controllers.
 const kubernetesDrain = 5 * time.Second
+
+// podinfoPoll is how often the Downward API files are checked: the kubelet
+// updates them about once a minute.
+const podinfoPoll = 5 * time.Second
 
 // run wires the parts together and supervises the child; it returns
 // pysup's exit status.
@@ -69,6 +75,23 @@ func run(cfg *config.Config, stderr io.Writer) int {
 		log.Error(err.Error())
 		return exitUsage
 	}
+
+	pod, err := podinfo.NewSource(os.Getenv, cfg.PodInfoDir)
+	if err != nil {
+		log.Warn("pod metadata", "error", err.Error())
+	}
+	go pod.Run(ctx, podinfoPoll, func(err error) { log.Warn("pod metadata", "error", err.Error()) })
+
+	var pipeline *logs.Pipeline
+	if cfg.LogCapture {
+		pipeline, err = logs.New(logs.FromConfig(cfg.Logs, pod, os.Stdout, log))
+		if err != nil {
+			log.Error("logs: " + err.Error())
+			return exitUsage
+		}
+		go func() { _ = pipeline.Run(ctx) }()
+		opts.Stdout, opts.Stderr = pipeline.Stdout(), pipeline.Stderr()
+	}
 	opts.Env = childEnv(os.Environ(), opts.presetEnv, envMap(health.ChildEnv()), opts.Identity)
 	opts.Events = supervisor.Events{
 		Phase: func(p supervisor.Phase) {
@@ -80,8 +103,28 @@ func run(cfg *config.Config, stderr io.Writer) int {
 		Exited:  func(reaper.Status, time.Duration) { health.ChildExited() },
 	}
 	code, _ := supervisor.New(opts.Options, r).Run(ctx)
+	if pipeline != nil {
+		flushLogs(pipeline, cfg.LogShutdownFlush, log)
+	}
 	log.Info("pysup exiting", "exit_code", code)
 	return code
+}
+
+// flushLogs drains the child's pipes and the sinks, and says what could not
+// be delivered: nothing is lost silently.
+func flushLogs(p *logs.Pipeline, timeout time.Duration, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	res, err := p.Shutdown(ctx)
+	attrs := []any{"records", res.Records, "undelivered", res.Undelivered, "dropped", res.Dropped, "persisted", res.Persisted}
+	switch {
+	case err != nil:
+		log.Error("logs not flushed", append(attrs, "error", err.Error())...)
+	case res.Undelivered > 0 || res.Dropped > 0:
+		log.Warn("logs flushed with losses", attrs...)
+	default:
+		log.Debug("logs flushed", attrs...)
+	}
 }
 
 // supOptions are the supervisor's options and what the preset adds to the

@@ -10,7 +10,16 @@ import signal
 import sys
 import time
 
-out = open(os.environ["OUT"], "a", buffering=1)
+# os.write on an O_APPEND fd: a buffered file object raises "reentrant
+# call" when a second signal arrives while the first handler writes.
+fd = os.open(os.environ["OUT"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+
+
+def write(line):
+    os.write(fd, line.encode())
+
+
+
 action = os.environ.get("TERM_ACTION", "record")
 names = ["SIGHUP", "SIGINT", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH",
          "SIGALRM", "SIGCONT", "SIGPWR", "SIGXCPU", "SIGVTALRM", "SIGTERM"]
@@ -24,14 +33,14 @@ def name(signum):
 
 
 def record(signum, frame):
-    out.write(f"{name(signum)} {time.time():.6f}\n")
+    write(f"{name(signum)} {time.time():.6f}\n")
     if signum != signal.SIGTERM:
         return
     if action.startswith("exit:"):
         sys.exit(int(action[5:]))
     if action.startswith("sleep:"):
         time.sleep(float(action[6:]))
-        out.write("done\n")
+        write("done\n")
         sys.exit(0)
 
 
@@ -49,8 +58,8 @@ if os.environ.get("GRANDCHILD") == "ignore-term":
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         while True:
             time.sleep(1)
-    out.write(f"grandchild {pid}\n")
+    write(f"grandchild {pid}\n")
 
-out.write("ready\n")
+write("ready\n")
 while True:
     time.sleep(0.05)
