@@ -273,7 +273,7 @@ func (s *Supervisor) forward(pid int, sig signals.Signal) {
 		s.log.Debug("signal dropped", "signal", sig.String())
 		return
 	}
-	s.log.Debug("signal forwarded", "signal", sig.String(), "sent", to.String(), "pid", pid)
+	s.log.Info("signal forwarded", "signal", sig.String(), "sent", to.String(), "pid", pid)
 	s.signal(pid, to)
 }
 
