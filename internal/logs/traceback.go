@@ -58,6 +58,13 @@ type joiner struct {
 	exc0    int // offsets of the last exception line in buf
 	exc1    int
 	pend    int // length of buf before unconfirmed blank lines
+	ev      event // reused: emit takes a pointer, and a fresh one would escape
+}
+
+// send emits one event through the reused event value.
+func (j *joiner) send(emit func(*event), ev event) {
+	j.ev = ev
+	emit(&j.ev)
 }
 
 // holding reports whether the joiner keeps something back, so the reader
@@ -77,7 +84,7 @@ func (j *joiner) push(line []byte, emit func(*event)) {
 				j.buf = append(append(j.buf, j.head...), '\n')
 				j.headLen = len(j.head)
 			} else if j.hasHead {
-				emit(&event{text: j.head, headLen: -1})
+				j.send(emit, event{text: j.head, headLen: -1})
 			}
 			j.hasHead = false
 			j.buf = append(j.buf, line...)
@@ -85,7 +92,7 @@ func (j *joiner) push(line []byte, emit func(*event)) {
 			return
 		}
 		if j.hasHead {
-			emit(&event{text: j.head, headLen: -1})
+			j.send(emit, event{text: j.head, headLen: -1})
 		}
 		j.head = append(j.head[:0], line...)
 		j.hasHead = true
@@ -165,9 +172,9 @@ func (j *joiner) finish(emit func(*event)) {
 		ev.excLine = j.buf[j.exc0:j.exc1]
 	}
 	j.state = tbIdle
-	emit(&ev)
+	j.send(emit, ev)
 	if blank {
-		emit(&event{text: nil, headLen: -1})
+		j.send(emit, event{text: nil, headLen: -1})
 	}
 }
 
@@ -177,7 +184,7 @@ func (j *joiner) flush(emit func(*event)) {
 	j.finish(emit)
 	if j.hasHead {
 		j.hasHead = false
-		emit(&event{text: j.head, headLen: -1})
+		j.send(emit, event{text: j.head, headLen: -1})
 	}
 }
 
