@@ -126,3 +126,32 @@ func TestUncaughtChainedTraceback(t *testing.T) {
 		t.Errorf("record: %v", r)
 	}
 }
+
+func TestGunicornAccessAndErrorLogs(t *testing.T) {
+	py := testenv.RequirePython(t, "gunicorn")
+	out, _ := runChild(t, Options{}, py, "gunicorn_run.py")
+	t.Logf("%s", out)
+	recs := decodeLines(t, out)
+	var access, booted, boom map[string]any
+	for _, r := range recs {
+		msg, _ := r["message"].(string)
+		switch {
+		case r["stream"] == "stdout" && strings.Contains(msg, `"GET / HTTP/1.1" 200`):
+			access = r
+		case strings.Contains(msg, "[INFO] Booting worker"):
+			booted = r
+		case r["exception_type"] == "ValueError":
+			boom = r
+		}
+	}
+	if access == nil || access["level"] != "info" {
+		t.Errorf("access log record: %v", access)
+	}
+	if booted == nil || booted["level"] != "info" || booted["stream"] != "stderr" {
+		t.Errorf("error log record: %v", booted)
+	}
+	if boom == nil || boom["level"] != "error" || boom["exception_message"] != "boom from the app" ||
+		!strings.Contains(boom["message"].(string), "[ERROR] Error handling request /boom\nTraceback") {
+		t.Errorf("traceback record: %v", boom)
+	}
+}

@@ -28,6 +28,7 @@ type streamReader struct {
 	msg        []byte // joined head message + traceback
 	now        time.Time
 	nowText    []byte
+	heldText   []byte // arrival time of a held line, formatted
 	out        []byte
 	outRecords uint64
 	ship       []fluent.Entry
@@ -106,7 +107,7 @@ func (s *streamReader) run() {
 // stamp sets the arrival time of the lines of one read: they arrived
 // together, and formatting the time once per read is cheaper.
 func (s *streamReader) stamp(t time.Time) {
-	s.now = t
+	s.now, s.j.now = t, t
 	s.nowText = t.UTC().AppendFormat(s.nowText[:0], time.RFC3339Nano)
 }
 
@@ -141,6 +142,11 @@ func (s *streamReader) begin() *Record {
 // emitEvent turns a line or joined traceback into a record.
 func (s *streamReader) emitEvent(ev *event) {
 	r := s.begin()
+	if !ev.at.IsZero() && !ev.at.Equal(s.now) {
+		// A line held back for traceback joining keeps its arrival time.
+		s.heldText = ev.at.UTC().AppendFormat(s.heldText[:0], time.RFC3339Nano)
+		r.Time, r.timeText = ev.at, s.heldText
+	}
 	if !ev.tb {
 		r.parseLine(ev.text, &s.scratch)
 		s.write(r)

@@ -1,6 +1,9 @@
 package logs
 
-import "bytes"
+import (
+	"bytes"
+	"time"
+)
 
 // A Python traceback arrives as many lines, possibly over several reads:
 //
@@ -40,10 +43,11 @@ const (
 
 // event is what the joiner hands on: one line, or a joined traceback.
 type event struct {
-	text    []byte // the line, or head + "\n" + traceback
-	headLen int    // length of the head line within text; -1 if none
-	tb      bool   // text holds a traceback
-	excLine []byte // the last "ExcType: message" line
+	text    []byte    // the line, or head + "\n" + traceback
+	headLen int       // length of the head line within text; -1 if none
+	tb      bool      // text holds a traceback
+	excLine []byte    // the last "ExcType: message" line
+	at      time.Time // arrival of the event's first line
 }
 
 // joiner joins Python tracebacks (and the log line before them) into one
@@ -57,7 +61,10 @@ type joiner struct {
 	state   tbState
 	exc0    int // offsets of the last exception line in buf
 	exc1    int
-	pend    int // length of buf before unconfirmed blank lines
+	pend    int       // length of buf before unconfirmed blank lines
+	now     time.Time // arrival time of the lines being pushed (set by the reader)
+	headAt  time.Time
+	bufAt   time.Time
 	ev      event // reused: emit takes a pointer, and a fresh one would escape
 }
 
@@ -79,12 +86,13 @@ func (j *joiner) push(line []byte, emit func(*event)) {
 	switch j.state {
 	case tbIdle:
 		if bytes.Equal(bytes.TrimRight(line, " \t"), tbStart) {
-			j.buf, j.headLen = j.buf[:0], -1
+			j.buf, j.headLen, j.bufAt = j.buf[:0], -1, j.now
 			if j.hasHead && len(bytes.TrimSpace(j.head)) > 0 && len(j.head)+1+len(line) <= j.max {
 				j.buf = append(append(j.buf, j.head...), '\n')
 				j.headLen = len(j.head)
+				j.bufAt = j.headAt
 			} else if j.hasHead {
-				j.send(emit, event{text: j.head, headLen: -1})
+				j.send(emit, event{text: j.head, headLen: -1, at: j.headAt})
 			}
 			j.hasHead = false
 			j.buf = append(j.buf, line...)
@@ -92,10 +100,10 @@ func (j *joiner) push(line []byte, emit func(*event)) {
 			return
 		}
 		if j.hasHead {
-			j.send(emit, event{text: j.head, headLen: -1})
+			j.send(emit, event{text: j.head, headLen: -1, at: j.headAt})
 		}
 		j.head = append(j.head[:0], line...)
-		j.hasHead = true
+		j.hasHead, j.headAt = true, j.now
 	case tbFrames:
 		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
 			j.add(line)
@@ -167,14 +175,14 @@ func (j *joiner) finish(emit func(*event)) {
 	if blank {
 		j.buf = j.buf[:j.pend]
 	}
-	ev := event{text: j.buf, headLen: j.headLen, tb: true}
+	ev := event{text: j.buf, headLen: j.headLen, tb: true, at: j.bufAt}
 	if j.exc1 > j.exc0 {
 		ev.excLine = j.buf[j.exc0:j.exc1]
 	}
 	j.state = tbIdle
 	j.send(emit, ev)
 	if blank {
-		j.send(emit, event{text: nil, headLen: -1})
+		j.send(emit, event{text: nil, headLen: -1, at: j.bufAt})
 	}
 }
 
@@ -184,7 +192,7 @@ func (j *joiner) flush(emit func(*event)) {
 	j.finish(emit)
 	if j.hasHead {
 		j.hasHead = false
-		j.send(emit, event{text: j.head, headLen: -1})
+		j.send(emit, event{text: j.head, headLen: -1, at: j.headAt})
 	}
 }
 
