@@ -42,9 +42,14 @@ func run(cfg *config.Config, stderr io.Writer) int {
 	r := reaper.New(true, log)
 	go r.Run(ctx)
 
+	ready, err := readyChecks(cfg)
+	if err != nil {
+		log.Error("preset readiness: " + err.Error())
+		return exitUsage
+	}
 	health, err := probe.New(probe.Options{
 		Startup: cfg.StartupCheck,
-		Ready:   cfg.ReadyCheck,
+		Ready:   ready,
 		Live:    cfg.LiveCheck,
 		Defaults: probe.Defaults{
 			Period: cfg.CheckPeriod, Timeout: cfg.CheckTimeout,
@@ -125,6 +130,19 @@ func flushLogs(p *logs.Pipeline, timeout time.Duration, log *slog.Logger) {
 	default:
 		log.Debug("logs flushed", attrs...)
 	}
+}
+
+// readyChecks are the configured ready checks, or the preset's when none
+// is set: gunicorn and uWSGI announce readiness over sd_notify themselves.
+func readyChecks(cfg *config.Config) (probe.Specs, error) {
+	if len(cfg.ReadyCheck) > 0 || cfg.Preset == "" {
+		return cfg.ReadyCheck, nil
+	}
+	preset, _ := signals.LookupPreset(cfg.Preset)
+	if preset.ReadyCheck == "" {
+		return nil, nil
+	}
+	return probe.ParseSpecs(preset.ReadyCheck)
 }
 
 // supOptions are the supervisor's options and what the preset adds to the

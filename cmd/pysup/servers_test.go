@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -129,5 +130,36 @@ func TestUwsgiWithoutPresetLosesRequest(t *testing.T) {
 	res, _ := stopDuringRequest(t, mode{}, []string{"PYSUP_STOP_TIMEOUT=2s"}, port, uwsgiArgv(t, port)...)
 	if res.err == nil && res.status == 200 && res.body == "done" {
 		t.Errorf("request survived a bare TERM to uWSGI; the control no longer shows what the preset fixes")
+	}
+}
+
+// TestGunicornPresetReadyFromNotify: under the gunicorn preset, with no
+// ready check configured, /readyz follows gunicorn's own sd_notify READY=1.
+func TestGunicornPresetReadyFromNotify(t *testing.T) {
+	testenv.RequirePython(t, "gunicorn")
+	gunicorn := testenv.RequireBinary(t, "gunicorn")
+	port, probes := freePort(t), freePort(t)
+	r := startPysup(t, mode{}, []string{"PYSUP_PRESET=gunicorn", fmt.Sprintf("PYSUP_HTTP_ADDR=127.0.0.1:%d", probes)},
+		"--", gunicorn, "--chdir", testenv.Testdata("servers"), "-w", "1", "-b", "127.0.0.1:"+strconv.Itoa(port), "slowapp:app")
+	ready := fmt.Sprintf("http://127.0.0.1:%d/readyz", probes)
+	deadline := time.Now().Add(20 * time.Second)
+	for status(ready) != 200 {
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz never 200; stderr:\n%s", r.stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	resp, err := http.Get(ready)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `"notify"`) {
+		t.Errorf("/readyz body %s: want the notify check the preset adds", body)
+	}
+	r.signal(syscall.SIGTERM)
+	if code := r.wait(20 * time.Second); code != 0 {
+		t.Errorf("exit status %d", code)
 	}
 }

@@ -21,6 +21,9 @@ type Preset struct {
 	// worker that gets the master's signal directly dies mid-request
 	// (uWSGI) or mid-task (celery).
 	MasterOnly bool
+	// ReadyCheck is the readiness check used when the user sets none:
+	// "notify" for servers that send sd_notify READY=1 on their own.
+	ReadyCheck string
 	// Env is added to the child's environment unless the user set the
 	// variable already.
 	Env map[string]string
@@ -30,11 +33,11 @@ type Preset struct {
 
 var presets = map[string]Preset{
 	"gunicorn": {
-		Name: "gunicorn", Stop: Signal(unix.SIGTERM), MasterOnly: true,
+		Name: "gunicorn", Stop: Signal(unix.SIGTERM), MasterOnly: true, ReadyCheck: "notify",
 		Doc: "TERM is gunicorn's graceful stop (workers finish requests within graceful_timeout); INT/QUIT stop at once, HUP reloads.",
 	},
 	"uwsgi": {
-		Name: "uwsgi", Stop: Signal(unix.SIGTERM), MasterOnly: true,
+		Name: "uwsgi", Stop: Signal(unix.SIGTERM), MasterOnly: true, ReadyCheck: "notify",
 		// uWSGI 2.0 treats TERM as a brutal reload. This documented hook
 		// turns TERM into gracefully_kill_them_all, so in-flight requests
 		// finish and the master exits instead of respawning.
