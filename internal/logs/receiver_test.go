@@ -23,15 +23,38 @@ import (
 // (ext type 0: big-endian u32 seconds, u32 nanoseconds); an option "chunk"
 // is answered with the map {"ack": chunk}.
 type receiver struct {
-	t    testing.TB
-	addr string
+	t       testing.TB
+	network string // "tcp" (default) or "unix"
+	addr    string
 
 	mu    sync.Mutex
 	ln    net.Listener
 	conns map[net.Conn]bool
 	recs  []received
+	n     int // records received, kept or not
 	wg    sync.WaitGroup
+
+	discard bool // count records without keeping them (benchmarks)
+
+	// fault, when set, chooses how to answer the i-th message (from 0,
+	// across connections) instead of storing it and acknowledging it.
+	fault func(i int) fault
+	msgs  int              // messages received
+	sizes []int            // records per message, and
+	opts  []map[string]any // its option, in arrival order
 }
+
+// fault is a way for the receiver to misbehave on one message.
+type fault int
+
+const (
+	faultNone       fault = iota
+	faultDrop             // close the connection without storing: a crash mid-batch
+	faultDropAfter        // store, then close before the ack: the ack is lost
+	faultNoAck            // neither store nor answer; the connection stays open
+	faultGarbage          // store, then answer bytes that are not an ack
+	faultWrongChunk       // store, then acknowledge another chunk
+)
 
 type received struct {
 	tag    string
@@ -40,14 +63,18 @@ type received struct {
 }
 
 func startReceiver(t testing.TB) *receiver {
-	r := &receiver{t: t, addr: "127.0.0.1:0", conns: map[net.Conn]bool{}}
+	return startReceiverOn(t, "tcp", "127.0.0.1:0")
+}
+
+func startReceiverOn(t testing.TB, network, addr string) *receiver {
+	r := &receiver{t: t, network: network, addr: addr, conns: map[net.Conn]bool{}}
 	r.start()
 	t.Cleanup(r.stop)
 	return r
 }
 
 func (r *receiver) start() {
-	ln, err := net.Listen("tcp", r.addr)
+	ln, err := net.Listen(r.network, r.addr)
 	if err != nil {
 		r.t.Fatalf("receiver listen: %v", err)
 	}
@@ -68,7 +95,7 @@ func (r *receiver) start() {
 			r.wg.Add(1)
 			go func() {
 				defer r.wg.Done()
-				if err := r.serve(c); err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				if err := r.serve(c); err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, errFault) {
 					r.t.Logf("receiver: %v", err)
 				}
 				c.Close()
@@ -103,7 +130,7 @@ func (r *receiver) records() []received {
 func (r *receiver) count() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.recs)
+	return r.n
 }
 
 func (r *receiver) serve(c net.Conn) error {
@@ -204,9 +231,37 @@ func (r *receiver) serve(c net.Conn) error {
 // in_forward does after the records are committed.
 func (r *receiver) accept(c net.Conn, batch []received, opt map[string]any) error {
 	r.mu.Lock()
-	r.recs = append(r.recs, batch...)
+	f := faultNone
+	if r.fault != nil {
+		f = r.fault(r.msgs)
+	}
+	r.msgs++
+	switch f {
+	case faultDrop:
+		r.mu.Unlock()
+		return errFault
+	case faultNoAck:
+		r.mu.Unlock()
+		_, err := io.Copy(io.Discard, c) // hold the connection until the client leaves
+		return err
+	}
+	r.n += len(batch)
+	if !r.discard {
+		r.recs = append(r.recs, batch...)
+		r.sizes = append(r.sizes, len(batch))
+		r.opts = append(r.opts, opt)
+	}
 	r.mu.Unlock()
 	if chunk, ok := opt["chunk"].(string); ok {
+		switch f {
+		case faultDropAfter:
+			return errFault
+		case faultGarbage:
+			_, err := c.Write([]byte{0xc1, 0x00, 0xff})
+			return err
+		case faultWrongChunk:
+			chunk = "bm90IHlvdXIgY2h1bmsK"
+		}
 		b := msgp.AppendMapHeader(nil, 1)
 		b = msgp.AppendString(b, "ack")
 		b = msgp.AppendString(b, chunk)
@@ -215,6 +270,23 @@ func (r *receiver) accept(c net.Conn, batch []received, opt map[string]any) erro
 		}
 	}
 	return nil
+}
+
+// errFault ends a connection on purpose (see fault).
+var errFault = errors.New("receiver: connection closed by an injected fault")
+
+func (r *receiver) setFault(f func(i int) fault) {
+	r.mu.Lock()
+	r.fault = f
+	r.mu.Unlock()
+}
+
+// messages returns how many records each stored message carried and its
+// option, in arrival order.
+func (r *receiver) messages() ([]int, []map[string]any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]int(nil), r.sizes...), append([]map[string]any(nil), r.opts...)
 }
 
 func readOption(rd *msgp.Reader, rest uint32) (map[string]any, error) {

@@ -25,8 +25,12 @@ type queue struct {
 	memBytes int64
 	memMax   int64
 	spool    *spool // nil without a spool directory
-	inflight *Entry
-	fromDisk bool
+
+	// The batch in flight, taken from the spool (fromDisk) or memory. A
+	// disk batch is also still in its segment file until delivered.
+	inflight      []Entry
+	inflightBytes int
+	fromDisk      bool
 
 	wake chan struct{}
 
@@ -98,49 +102,115 @@ func (q *queue) compact() {
 	}
 }
 
-// take returns the oldest undelivered entry, waiting for one until ctx is
-// done. The entry stays in flight (and is returned again) until done(true).
-func (q *queue) take(ctx context.Context) (Entry, bool) {
+// take returns the oldest undelivered records as one batch of at most
+// maxN records and about maxBytes (at least one record), waiting for the
+// first until ctx is done. A batch is wholly from disk or wholly from
+// memory; from memory, a batch that is not full waits up to linger for
+// more records. The batch stays in flight, and is returned again, until
+// done(true). The returned slice is only valid until then.
+func (q *queue) take(ctx context.Context, maxN, maxBytes int, linger time.Duration) ([]Entry, bool) {
 	for {
 		q.mu.Lock()
-		if q.inflight == nil {
-			if q.spool != nil {
-				if e, ok := q.spool.take(); ok {
-					q.inflight, q.fromDisk = &e, true
-				}
-			}
-			if q.inflight == nil && q.memHead < len(q.mem) {
-				e := q.mem[q.memHead]
-				q.mem[q.memHead] = Entry{}
-				q.memHead++
-				q.memBytes -= int64(len(e.Record)) + entryOverhead
-				if q.memHead == len(q.mem) {
-					q.resetMem()
-				} else {
-					q.compact()
-				}
-				q.inflight, q.fromDisk = &e, false
-			}
+		if len(q.inflight) == 0 {
+			q.fill(maxN, maxBytes)
 		}
-		if q.inflight != nil {
-			e := *q.inflight
+		if len(q.inflight) > 0 {
+			if !q.fromDisk && linger > 0 && !q.full(maxN, maxBytes) {
+				q.mu.Unlock()
+				q.linger(ctx, maxN, maxBytes, linger)
+				q.mu.Lock()
+			}
+			b := q.inflight
 			q.mu.Unlock()
-			return e, true
+			return b, true
 		}
 		q.mu.Unlock()
 		select {
 		case <-q.wake:
 		case <-ctx.Done():
-			return Entry{}, false
+			return nil, false
 		}
 	}
 }
 
-// done settles the entry in flight: delivered, or to be sent again.
+// fill starts a batch in flight: from the spool when it holds records
+// (they are the oldest), else from memory. Called with mu held.
+func (q *queue) fill(maxN, maxBytes int) {
+	q.inflight, q.inflightBytes = q.inflight[:0], 0
+	if q.spool != nil {
+		q.inflight = q.spool.takeSome(q.inflight, maxN, maxBytes)
+		if len(q.inflight) > 0 {
+			q.fromDisk = true
+			for _, e := range q.inflight {
+				q.inflightBytes += len(e.Record)
+			}
+			return
+		}
+	}
+	q.fromDisk = false
+	q.more(maxN, maxBytes)
+}
+
+// more moves records from memory to the batch in flight until it is full.
+// Called with mu held, and only while the spool is empty: records on disk
+// are older than those in memory.
+func (q *queue) more(maxN, maxBytes int) {
+	for q.memHead < len(q.mem) && !q.full(maxN, maxBytes) {
+		e := q.mem[q.memHead]
+		if len(q.inflight) > 0 && q.inflightBytes+len(e.Record) > maxBytes {
+			break
+		}
+		q.mem[q.memHead] = Entry{}
+		q.memHead++
+		q.memBytes -= int64(len(e.Record)) + entryOverhead
+		q.inflight = append(q.inflight, e)
+		q.inflightBytes += len(e.Record)
+	}
+	if q.memHead == len(q.mem) {
+		q.resetMem()
+	} else {
+		q.compact()
+	}
+}
+
+func (q *queue) full(maxN, maxBytes int) bool {
+	return len(q.inflight) >= maxN || q.inflightBytes >= maxBytes
+}
+
+// linger lets a batch from memory grow for up to d, as records arrive.
+func (q *queue) linger(ctx context.Context, maxN, maxBytes int, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-q.wake:
+		case <-t.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+		q.mu.Lock()
+		if q.spool != nil && q.spool.pending() > 0 {
+			// Memory was shed to disk meanwhile: what is left in memory
+			// now is newer than the disk, so the batch ends here.
+			q.mu.Unlock()
+			return
+		}
+		q.more(maxN, maxBytes)
+		full := q.full(maxN, maxBytes)
+		q.mu.Unlock()
+		if full {
+			return
+		}
+	}
+}
+
+// done settles the batch in flight: delivered, or to be sent again.
 func (q *queue) done(delivered bool) {
 	q.mu.Lock()
 	if delivered {
-		q.inflight = nil
+		clear(q.inflight)
+		q.inflight, q.inflightBytes = q.inflight[:0], 0
 	}
 	q.mu.Unlock()
 }
@@ -150,10 +220,7 @@ func (q *queue) done(delivered bool) {
 func (q *queue) counts() (mem, disk int, dropped, spooled uint64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	mem = len(q.mem) - q.memHead
-	if q.inflight != nil {
-		mem++
-	}
+	mem = len(q.mem) - q.memHead + len(q.inflight)
 	dropped = q.dropped
 	if q.spool != nil {
 		disk = q.spool.pending()
@@ -162,7 +229,7 @@ func (q *queue) counts() (mem, disk int, dropped, spooled uint64) {
 	return mem, disk, dropped, q.spooled
 }
 
-// persist moves what is left in memory (the entry in flight first) to the
+// persist moves what is left in memory (the batch in flight first) to the
 // spool so the next pysup in this pod sends it; used at shutdown.
 func (q *queue) persist() (int, error) {
 	q.mu.Lock()
@@ -171,21 +238,23 @@ func (q *queue) persist() (int, error) {
 		return 0, nil
 	}
 	var rest []Entry
-	if q.inflight != nil && !q.fromDisk {
-		rest = append(rest, *q.inflight)
+	if !q.fromDisk {
+		rest = append(rest, q.inflight...)
 	}
 	rest = append(rest, q.mem[q.memHead:]...)
 	if len(rest) == 0 {
 		return 0, q.spool.close()
 	}
-	// The in-flight disk entry is still in its segment file (see take), so
-	// it is not written again; a memory one goes first, being the oldest.
+	// An in-flight disk batch is still in its segment file (see
+	// spool.takeSome), so it is not written again; a memory one goes
+	// first, being the oldest.
 	if err := q.spool.append(rest); err != nil {
 		return 0, err
 	}
 	q.resetMem()
 	if !q.fromDisk {
-		q.inflight = nil
+		clear(q.inflight)
+		q.inflight, q.inflightBytes = q.inflight[:0], 0
 	}
 	return len(rest), q.spool.close()
 }

@@ -1,24 +1,26 @@
-// Package fluent ships log records over the Fluent Forward protocol with
-// fluent-logger-golang, behind pysup's own bounded buffer: memory, spilling
-// to a disk spool, oldest dropped and counted when both are full. Records
-// are sent one at a time, each acknowledged (RequestAck) before the next, so
-// a receiver outage never reorders them: the record that failed is retried
-// until it is acknowledged, then the ones after it. Delivery is
-// at-least-once: a lost acknowledgement means a duplicate, never a loss.
+// Package fluent ships log records over the Fluent Forward protocol,
+// behind pysup's own bounded buffer: memory, spilling to a disk spool,
+// oldest dropped and counted when both are full.
+//
+// The client is our own (forward.go, conn.go): records go out in batches,
+// one PackedForward message per batch with a chunk id, and the next batch
+// is written only once the receiver acknowledged this one. A batch that is
+// not acknowledged in time (write error, timeout, closed connection, wrong
+// or garbled ack) is sent again, whole, on a new connection, before any
+// later record: delivery is in order and at-least-once (a lost ack means
+// duplicates, never a loss). Failures are reported through pysup's
+// diagnostics logger, rate-limited; nothing is written to stderr.
 package fluent
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	fluentlogger "github.com/fluent/fluent-logger-golang/fluent"
 )
 
 // Config configures a Shipper.
@@ -31,15 +33,29 @@ type Config struct {
 	SpoolDir  string        // "" for memory only
 	SpoolSize int64         // disk bound in bytes
 	Diag      *slog.Logger  // pysup's diagnostics; nil discards
+	TLS       *tls.Config   // nil: plain TCP or unix socket
+
+	// Batching; zero values take the defaults below.
+	BatchRecords int           // records per message (DefaultBatchRecords)
+	BatchBytes   int           // bytes of records per message (DefaultBatchBytes)
+	BatchLinger  time.Duration // wait for a batch to fill (DefaultBatchLinger); <0: none
 }
+
+// Batching defaults: a full batch is ~1,000 records of a few hundred bytes;
+// a partial one leaves after a few milliseconds.
+const (
+	DefaultBatchRecords = 1000
+	DefaultBatchBytes   = 1 << 20
+	DefaultBatchLinger  = 5 * time.Millisecond
+)
 
 // Stats counts what the shipper did since it started.
 type Stats struct {
 	Sent       uint64 // records acknowledged by the receiver
-	SendErrors uint64 // failed attempts (each failed record is retried)
+	SendErrors uint64 // failed attempts to send a batch (each is retried)
 	Dropped    uint64 // records lost to the buffer and spool bounds
 	Spooled    uint64 // records written to the disk spool
-	Buffered   int    // records waiting in memory, in flight included
+	Buffered   int    // records waiting in memory, the batch in flight included
 	OnDisk     int    // records waiting in the spool
 }
 
@@ -52,13 +68,17 @@ type Result struct {
 
 // Shipper sends records, in order, to a Forward receiver.
 type Shipper struct {
-	cfg    Config
-	diag   *slog.Logger
-	q      *queue
-	logger *fluentlogger.Fluent
-	result chan error
+	cfg  Config
+	diag *slog.Logger
+	q    *queue
+	ids  *chunkIDs
 
 	sent, sendErrors atomic.Uint64
+
+	// Outage reporting; used by Run's goroutine only.
+	failing     uint64
+	outageStart time.Time
+	lastReport  time.Time
 
 	mu      sync.Mutex
 	cancel  context.CancelFunc
@@ -72,13 +92,28 @@ func New(cfg Config) (*Shipper, error) {
 	if cfg.Network != "tcp" && cfg.Network != "unix" {
 		return nil, fmt.Errorf("fluent: unknown network %q", cfg.Network)
 	}
+	if cfg.Address == "" {
+		return nil, errors.New("fluent: empty address")
+	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 5 * time.Second
 	}
 	if cfg.Buffer <= 0 {
 		cfg.Buffer = 8 << 20
 	}
-	s := &Shipper{cfg: cfg, diag: cfg.Diag, result: make(chan error, 4), done: make(chan struct{})}
+	if cfg.BatchRecords <= 0 {
+		cfg.BatchRecords = DefaultBatchRecords
+	}
+	if cfg.BatchBytes <= 0 {
+		cfg.BatchBytes = DefaultBatchBytes
+	}
+	switch {
+	case cfg.BatchLinger == 0:
+		cfg.BatchLinger = DefaultBatchLinger
+	case cfg.BatchLinger < 0:
+		cfg.BatchLinger = 0
+	}
+	s := &Shipper{cfg: cfg, diag: cfg.Diag, ids: newChunkIDs(), done: make(chan struct{})}
 	if s.diag == nil {
 		s.diag = slog.New(slog.DiscardHandler)
 	}
@@ -99,44 +134,6 @@ func New(cfg Config) (*Shipper, error) {
 			s.diag.Warn("fluent: spool write failed, dropping oldest records in memory", "error", err)
 		}
 	})
-	lc := fluentlogger.Config{
-		FluentNetwork:      cfg.Network,
-		Timeout:            cfg.Timeout,
-		WriteTimeout:       cfg.Timeout,
-		ReadTimeout:        cfg.Timeout,
-		Async:              true,
-		ForceStopAsyncSend: true,
-		RequestAck:         true,
-		SubSecondPrecision: true,
-		// Our own queue buffers; the library's channel holds the one record
-		// in flight. Its retries stay short: on failure we wait for the
-		// receiver ourselves (see waitReceiver) and resend.
-		BufferLimit:  4,
-		MaxRetry:     2,
-		RetryWait:    100,
-		MaxRetryWait: 1000,
-		AsyncResultCallback: func(_ []byte, err error) {
-			s.result <- err
-		},
-	}
-	if cfg.Network == "unix" {
-		lc.FluentSocketPath = cfg.Address
-	} else {
-		host, port, err := net.SplitHostPort(cfg.Address)
-		if err != nil {
-			return nil, fmt.Errorf("fluent: address %q: %w", cfg.Address, err)
-		}
-		p, err := strconv.Atoi(port)
-		if err != nil {
-			return nil, fmt.Errorf("fluent: port %q: %w", port, err)
-		}
-		lc.FluentHost, lc.FluentPort = host, p
-	}
-	lg, err := fluentlogger.New(lc)
-	if err != nil {
-		return nil, fmt.Errorf("fluent: %w", err)
-	}
-	s.logger = lg
 	return s, nil
 }
 
@@ -153,13 +150,6 @@ func (s *Shipper) Stats() Stats {
 	}
 }
 
-// rawRecord is an already encoded msgpack map; the logger embeds it as the
-// record of a Message-mode event (it implements msgp.Marshaler).
-type rawRecord []byte
-
-// MarshalMsg appends the encoded record.
-func (r rawRecord) MarshalMsg(b []byte) ([]byte, error) { return append(b, r...), nil }
-
 // Run sends records until ctx is done or Close has drained the queue.
 func (s *Shipper) Run(ctx context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
@@ -174,67 +164,87 @@ func (s *Shipper) Run(ctx context.Context) {
 	defer close(s.done)
 	defer cancel()
 
-	backoff := 100 * time.Millisecond
+	var c *conn
+	defer func() {
+		if c != nil {
+			c.close()
+		}
+	}()
+	bo := newBackoff(50*time.Millisecond, 5*time.Second)
+	var msg []byte
 	for {
-		e, ok := s.q.take(ctx)
+		batch, ok := s.q.take(ctx, s.cfg.BatchRecords, s.cfg.BatchBytes, s.cfg.BatchLinger)
 		if !ok {
 			return
 		}
-		err := s.send(ctx, e)
-		if ctx.Err() != nil {
-			return
+		if c == nil {
+			var err error
+			if c, err = dial(ctx, s.cfg.Network, s.cfg.Address, s.cfg.Timeout, s.cfg.TLS); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				s.failed(fmt.Errorf("fluent: connect: %w", err), len(batch))
+				if !sleep(ctx, bo.next()) {
+					return
+				}
+				continue
+			}
 		}
-		if err == nil {
-			s.q.done(true)
-			s.sent.Add(1)
-			backoff = 100 * time.Millisecond
+		// A fresh chunk id for every attempt: an ack can only be for the
+		// message just written on this connection.
+		chunk := s.ids.next()
+		msg = appendForward(msg[:0], s.cfg.Tag, chunk, batch)
+		if err := c.send(ctx, msg, chunk); err != nil {
+			c.close()
+			c = nil
+			if ctx.Err() != nil {
+				return
+			}
+			s.q.done(false)
+			s.failed(err, len(batch))
+			if !sleep(ctx, bo.next()) {
+				return
+			}
 			continue
 		}
-		s.q.done(false)
-		n := s.sendErrors.Add(1)
-		if n == 1 || n%100 == 0 {
-			s.diag.Warn("fluent: send failed, will resend in order", "error", err, "failures", n)
+		s.q.done(true)
+		s.sent.Add(uint64(len(batch)))
+		bo.reset()
+		s.recovered()
+		if cap(msg) > 4*s.cfg.BatchBytes {
+			msg = nil // one huge record: don't keep its buffer
 		}
-		if !s.waitReceiver(ctx, backoff) {
-			return
-		}
-		backoff = min(backoff*2, 5*time.Second)
 	}
 }
 
-func (s *Shipper) send(ctx context.Context, e Entry) error {
-	if err := s.logger.PostWithTime(s.cfg.Tag, e.Time, rawRecord(e.Record)); err != nil {
-		return err
+// failed counts a failed attempt and reports it through the diagnostics
+// logger: the first of an outage at once, then at most one every
+// reportEvery with the count since.
+func (s *Shipper) failed(err error, records int) {
+	n := s.sendErrors.Add(1)
+	now := time.Now()
+	s.failing++
+	if s.failing == 1 {
+		s.outageStart = now
 	}
-	select {
-	case err := <-s.result:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
+	if s.failing == 1 || now.Sub(s.lastReport) >= reportEvery {
+		s.lastReport = now
+		s.diag.Warn("fluent: send failed, will resend in order",
+			"error", err.Error(), "records_in_batch", records, "failures", s.failing, "failures_total", n)
 	}
 }
 
-// waitReceiver sleeps, then dials until the receiver accepts connections,
-// so an outage costs a cheap dial per backoff step rather than a library
-// retry cycle (and its stderr messages) per record.
-func (s *Shipper) waitReceiver(ctx context.Context, backoff time.Duration) bool {
-	d := net.Dialer{Timeout: s.cfg.Timeout}
-	for {
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return false
-		case <-t.C:
-		}
-		c, err := d.DialContext(ctx, s.cfg.Network, s.cfg.Address)
-		if err == nil {
-			c.Close()
-			return true
-		}
-		backoff = min(backoff*2, 5*time.Second)
+// recovered reports the end of an outage.
+func (s *Shipper) recovered() {
+	if s.failing == 0 {
+		return
 	}
+	s.diag.Info("fluent: receiver reachable again, sending",
+		"failures", s.failing, "outage", time.Since(s.outageStart).Round(time.Millisecond).String())
+	s.failing = 0
 }
+
+const reportEvery = 10 * time.Second
 
 // Close waits until every record is acknowledged or ctx is done, then stops
 // sending. Records not delivered are counted and, with a spool, kept there
@@ -267,9 +277,6 @@ func (s *Shipper) Close(ctx context.Context) (Result, error) {
 		<-s.done
 	}
 	var errs []error
-	if err := s.logger.Close(); err != nil {
-		errs = append(errs, fmt.Errorf("fluent: closing logger: %w", err))
-	}
 	persisted, err := s.q.persist()
 	if err != nil {
 		errs = append(errs, fmt.Errorf("fluent: saving undelivered records to the spool: %w", err))

@@ -246,6 +246,30 @@ func (s *spool) take() (Entry, bool) {
 	return Entry{}, false
 }
 
+// takeSome appends to dst up to maxN records of about maxBytes in all (at
+// least one) from the oldest segment. A batch stops at its segment's end,
+// so until it is delivered it is wholly in a segment file still on disk.
+func (s *spool) takeSome(dst []Entry, maxN, maxBytes int) []Entry {
+	e, ok := s.take()
+	if !ok {
+		return dst
+	}
+	dst = append(dst, e)
+	size := len(e.Record)
+	for len(dst) < maxN && size < maxBytes {
+		if head := s.segs[0]; head.read >= head.records {
+			break
+		}
+		e, ok := s.take()
+		if !ok {
+			break
+		}
+		dst = append(dst, e)
+		size += len(e.Record)
+	}
+	return dst
+}
+
 // readFrame reads one frame's payload into buf, checking its CRC.
 func readFrame(br *bufio.Reader, buf []byte) ([]byte, bool) {
 	var hdr [8]byte
