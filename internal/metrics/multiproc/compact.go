@@ -118,7 +118,12 @@ func (r *Reader) compactGroup(target string, dead []string) error {
 			if i == 0 && errors.Is(err, fs.ErrNotExist) {
 				continue // no compacted file yet
 			}
-			return fmt.Errorf("multiproc: compacting %s: %w", base, err)
+			if i == 0 {
+				return fmt.Errorf("multiproc: compacting into %s: %w", base, err)
+			}
+			// A dead worker's unreadable file adds nothing to any
+			// collection (and breaks MultiProcessCollector): drop it.
+			continue
 		}
 		if layout == LayoutUnknown {
 			layout = cf.layout
