@@ -3,6 +3,7 @@ package zmqlb
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"sync/atomic"
 	"time"
@@ -112,7 +113,7 @@ func (a *appConn) read() {
 				<-a.ctx.Done()
 				return
 			}
-			if a.ctx.Err() == nil {
+			if a.ctx.Err() == nil && !errors.Is(err, io.EOF) { // EOF: the app closed its socket
 				lb.m.frontend.WithLabelValues(reason(err)).Inc()
 			}
 			a.cancel()
