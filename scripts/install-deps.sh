@@ -9,6 +9,7 @@ pkgs=(
   uwsgi-core uwsgi-plugin-python3 python3-celery python3-uvicorn
   python3-structlog python3-pythonjsonlogger
   tini catatonit wrk util-linux procps curl
+  dnsmasq-base
   prometheus prometheus-pushgateway
 )
 

@@ -43,9 +43,13 @@ func freePort(t testing.TB, host string) int {
 // the interpreter (for example ip netns exec NS).
 func startServer(t testing.TB, name, host string, sleepMS float64, prefix ...string) *pyServer {
 	t.Helper()
+	return startServerAt(t, name, net.JoinHostPort(host, fmt.Sprint(freePort(t, "127.0.0.1"))), sleepMS, prefix...)
+}
+
+// startServerAt runs a REP server bound to addr (host:port).
+func startServerAt(t testing.TB, name, addr string, sleepMS float64, prefix ...string) *pyServer {
+	t.Helper()
 	py := testenv.RequirePython(t, "zmq")
-	port := freePort(t, "127.0.0.1")
-	addr := net.JoinHostPort(host, fmt.Sprint(port))
 	argv := append(append([]string{}, prefix...), py, testenv.Testdata("zmq", "rep_server.py"),
 		"--bind", "tcp://"+addr, "--name", name, "--sleep", fmt.Sprint(sleepMS))
 	cmd := exec.Command(argv[0], argv[1:]...)
