@@ -113,8 +113,19 @@ func (r *Reader) compactGroup(target string, dead []string) error {
 	var order []string
 	layout := LayoutUnknown
 	for i, base := range inputs {
-		cf, data, err := r.load(base)
+		var cf *cachedFile
+		var data []byte
+		err := guard(func() error {
+			var err error
+			if cf, data, err = r.load(base); err != nil {
+				return err
+			}
+			// Copy what is needed while the fault guard is on.
+			data = append([]byte(nil), data[:min(len(data), cf.used)]...)
+			return nil
+		})
 		if err != nil {
+			r.forget(base)
 			if i == 0 && errors.Is(err, fs.ErrNotExist) {
 				continue // no compacted file yet
 			}
@@ -163,9 +174,9 @@ func (r *Reader) compactGroup(target string, dead []string) error {
 	if err := writeAtomic(filepath.Join(r.dir, target), buf); err != nil {
 		return err
 	}
-	delete(r.files, target)
+	r.forget(target)
 	for _, base := range dead {
-		delete(r.files, base)
+		r.forget(base)
 		if err := os.Remove(filepath.Join(r.dir, base)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			// Its values are in the compacted file now: leaving it
 			// would count them twice, so this is worth reporting.

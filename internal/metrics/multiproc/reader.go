@@ -8,7 +8,6 @@ package multiproc
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -57,15 +56,15 @@ type Reader struct {
 	stats *stats
 }
 
-// cachedFile remembers where a file's entries are, so that an unchanged
-// file is not walked and its keys not parsed again. Values are always read
-// afresh: workers write them through mmap, which does not reliably update
-// mtime, so mtime and size only say whether the entry layout is the same
-// (entries are only ever appended, which changes used).
+// cachedFile remembers a file's mapping and where its entries are, so
+// that an unchanged file is not walked and its keys not parsed again.
+// Values are always read afresh from the mapping: workers write them
+// through mmap, which does not reliably update mtime; entries are only
+// ever appended, which changes used.
 type cachedFile struct {
 	ino, dev uint64
 	size     int64
-	mtime    int64
+	mapped   []byte // read-only shared mapping of the file's first size bytes
 	used     int
 	layout   Layout
 	entries  []entry
@@ -165,31 +164,36 @@ func (r *Reader) read(agg *aggregator, only func(string, fileName) bool) error {
 			// mark_process_dead, done for the app.
 			if err := os.Remove(filepath.Join(r.dir, base)); err == nil || errors.Is(err, fs.ErrNotExist) {
 				r.stats.removedLive.Inc()
-				delete(r.files, base)
+				r.forget(base)
 				continue
 			}
 		}
 		seen[base] = true
-		cf, data, err := r.load(base)
+		err := guard(func() error {
+			cf, data, err := r.load(base)
+			if err != nil {
+				return err
+			}
+			for i, e := range cf.entries {
+				if k := cf.keys[i]; k != nil {
+					agg.add(n.typ, n.mode, n.pid, k, valueAt(data, e), timestampAt(data, e, cf.layout))
+				}
+			}
+			return nil
+		})
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
 				r.stats.badFiles.Inc()
 			}
+			r.forget(base)
 			continue
 		}
 		nfiles++
-		for i, e := range cf.entries {
-			k := cf.keys[i]
-			if k == nil {
-				continue
-			}
-			agg.add(n.typ, n.mode, n.pid, k, valueAt(data, e), timestampAt(data, e, cf.layout))
-		}
 	}
 	if only == nil {
 		for base := range r.files {
 			if !seen[base] {
-				delete(r.files, base)
+				r.forget(base)
 			}
 		}
 		r.stats.files.Set(float64(nfiles))
@@ -198,31 +202,44 @@ func (r *Reader) read(agg *aggregator, only func(string, fileName) bool) error {
 	return nil
 }
 
-// load reads a file's used bytes into r.buf and returns its entries,
-// walking and parsing them again only when the file changed.
+// load returns a file's entries and its content, mapped read-only.
+// Mappings stay open between collections while the file keeps its inode
+// and size: an unchanged file then costs one stat, and its values are read
+// straight from the page cache the workers write through. A file that
+// grew (prometheus_client doubles it) or was replaced is mapped again.
+// Entries are walked and keys parsed again only when used changed.
 func (r *Reader) load(base string) (*cachedFile, []byte, error) {
-	f, err := os.Open(filepath.Join(r.dir, base))
+	path := filepath.Join(r.dir, base)
+	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, nil, err
+	if !fi.Mode().IsRegular() {
+		return nil, nil, fmt.Errorf("%s: not a regular file", base)
 	}
 	var ino, dev uint64
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		ino, dev = st.Ino, uint64(st.Dev)
 	}
-	var hdr [headerSize]byte
-	if _, err := io.ReadFull(f, hdr[:]); err != nil {
-		// An empty file is one prometheus_client is creating right now.
-		if fi.Size() == 0 {
+	cf := r.files[base]
+	if cf == nil || cf.ino != ino || cf.dev != dev || cf.size != fi.Size() {
+		if cf != nil {
+			cf.unmap()
+			delete(r.files, base)
+		}
+		if fi.Size() < headerSize {
+			// Empty: prometheus_client is creating it right now.
 			return &cachedFile{}, nil, nil
 		}
-		return nil, nil, fmt.Errorf("reading header: %w", err)
+		m, err := mapFile(path, min(fi.Size(), r.maxSize))
+		if err != nil {
+			return nil, nil, err
+		}
+		cf = &cachedFile{ino: ino, dev: dev, size: fi.Size(), mapped: m}
+		r.files[base] = cf
 	}
-	used, _ := usedOf(hdr[:])
+	data := cf.mapped
+	used, _ := usedOf(data)
 	if used < headerSize {
 		// 0 is a file being initialized; MmapedDict then writes 8.
 		if used == 0 {
@@ -233,37 +250,21 @@ func (r *Reader) load(base string) (*cachedFile, []byte, error) {
 	if int64(used) > r.maxSize {
 		return nil, nil, fmt.Errorf("used %d beyond the limit of %d bytes", used, r.maxSize)
 	}
-	size := used
-	if int64(size) > fi.Size() {
-		size = int(fi.Size()) // truncated: read what is there
-	}
-	if cap(r.buf) < size {
-		r.buf = make([]byte, size)
-	}
-	data := r.buf[:size]
-	copy(data, hdr[:])
-	n, err := f.ReadAt(data[headerSize:], headerSize)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, nil, fmt.Errorf("reading: %w", err)
-	}
-	data = data[:headerSize+n]
-
-	cf := r.files[base]
-	if cf != nil && cf.ino == ino && cf.dev == dev && cf.size == fi.Size() &&
-		cf.mtime == fi.ModTime().UnixNano() && cf.used == used && len(data) == used {
+	if used == cf.used && !cf.torn {
 		r.stats.cacheHits.Inc()
 		return cf, data, nil
 	}
 	r.stats.cacheMisses.Inc()
-	w := walk(data, used, r.hint, nil)
+	if len(data) > used {
+		data = data[:used]
+	}
+	w := walk(data, used, r.hint, cf.entries[:0])
 	if w.layout != LayoutUnknown {
 		r.hint = w.layout
 	}
-	cf = &cachedFile{
-		ino: ino, dev: dev, size: fi.Size(), mtime: fi.ModTime().UnixNano(), used: used,
-		layout: w.layout, entries: w.entries, keys: make([]*key, len(w.entries)), torn: w.torn,
-	}
-	for i, e := range w.entries {
+	cf.used, cf.layout, cf.entries, cf.torn, cf.bad = used, w.layout, w.entries, w.torn || len(data) < used, 0
+	cf.keys = cf.keys[:0]
+	for _, e := range w.entries {
 		raw := data[e.keyOff : e.keyOff+e.keyLen]
 		k, ok := r.keys[string(raw)]
 		if !ok {
@@ -273,16 +274,31 @@ func (r *Reader) load(base string) (*cachedFile, []byte, error) {
 		if k == nil {
 			cf.bad++
 		}
-		cf.keys[i] = k
+		cf.keys = append(cf.keys, k)
 	}
 	r.stats.invalidEntries.Add(float64(cf.bad))
-	if cf.torn || len(data) < used {
+	if cf.torn {
 		r.stats.tornFiles.Inc()
-		// A torn read is not cached: the next collection retries it.
-		return cf, data, nil
 	}
-	r.files[base] = cf
-	return cf, data, nil
+	return cf, cf.mapped, nil
+}
+
+// forget drops a file's cache entry and mapping.
+func (r *Reader) forget(base string) {
+	if cf := r.files[base]; cf != nil {
+		cf.unmap()
+		delete(r.files, base)
+	}
+}
+
+// Close releases every mapping. The Reader stays usable.
+func (r *Reader) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for base := range r.files {
+		r.forget(base)
+	}
+	return nil
 }
 
 // trimKeys drops parsed keys no cached file uses once the cache holds
