@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -88,6 +90,12 @@ func (c *clientRun) pushSeq(from, to int) {
 // finish closes the shipper and checks every record arrived, in order.
 func (c *clientRun) finish(t *testing.T, r *receiver, n int) (dups int) {
 	t.Helper()
+	// Close does not wait for a Run that has not started yet: wait for
+	// the records to go out first.
+	deadline := time.Now().Add(20 * time.Second)
+	for c.s.Stats().Sent < uint64(n) && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	res, err := c.s.Close(ctx)
@@ -139,6 +147,28 @@ func TestForwardBatchesAckedInOrder(t *testing.T) {
 	t.Logf("%d records in %d messages", n, len(sizes))
 }
 
+// captureStderr swaps os.Stderr for a pipe until the returned function
+// restores it and gives what was written: the client must write nothing
+// there (pysup's stderr is JSON diagnostics only).
+func captureStderr(t *testing.T) func() string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := os.Stderr
+	os.Stderr = w
+	got := make(chan []byte, 1)
+	go func() { b, _ := io.ReadAll(r); got <- b }()
+	return func() string {
+		os.Stderr = saved
+		w.Close()
+		b := <-got
+		r.Close()
+		return string(b)
+	}
+}
+
 // faultAt misbehaves with f on the messages listed.
 func faultAt(f fault, at ...int) func(int) fault {
 	return func(i int) fault {
@@ -152,6 +182,12 @@ func faultAt(f fault, at ...int) func(int) fault {
 }
 
 func TestForwardReceiverFaults(t *testing.T) {
+	stderr := captureStderr(t)
+	defer func() {
+		if s := stderr(); s != "" {
+			t.Errorf("the client wrote to stderr: %q", s)
+		}
+	}()
 	for _, tc := range []struct {
 		name    string
 		f       fault
@@ -191,6 +227,12 @@ func TestForwardReceiverFaults(t *testing.T) {
 // is back they all arrive, in order, and the outage was reported once
 // (rate-limited), then its end.
 func TestForwardOutageBacklog(t *testing.T) {
+	stderr := captureStderr(t)
+	defer func() {
+		if s := stderr(); s != "" {
+			t.Errorf("the client wrote to stderr: %q", s)
+		}
+	}()
 	r := startReceiver(t)
 	r.stop()
 	c := startShipper(t, r, nil)

@@ -11,7 +11,7 @@ type Stats struct {
 
 	// Fluent shipping; zero when off.
 	FluentSent       uint64 // records acknowledged
-	FluentSendErrors uint64 // failed attempts (each record is retried)
+	FluentSendErrors uint64 // failed attempts to send a batch (each is retried)
 	FluentDropped    uint64 // records lost to the buffer and spool bounds
 	FluentSpooled    uint64 // records written to the disk spool
 	FluentBuffered   int    // records waiting in memory now

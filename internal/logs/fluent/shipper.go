@@ -29,7 +29,7 @@ type Config struct {
 	Address   string        // HOST:PORT or socket path
 	Tag       string        // Fluent tag of every record
 	Timeout   time.Duration // dial, write and ack timeout
-	Buffer    int64         // memory bound in bytes
+	Buffer    int64         // memory bound in bytes; the batch in flight (<= BatchBytes) is on top
 	SpoolDir  string        // "" for memory only
 	SpoolSize int64         // disk bound in bytes
 	Diag      *slog.Logger  // pysup's diagnostics; nil discards
