@@ -71,3 +71,43 @@ func benchRecord() []byte {
 	var scratch []byte
 	return appendMsgpack(nil, r, nil, kube, &scratch)
 }
+
+// BenchmarkFluentSpoolDrain measures the catch-up after an outage: b.N
+// records wait in the disk spool, then the receiver comes back and the
+// shipper sends them (from disk, in batches, acknowledged).
+func BenchmarkFluentSpoolDrain(b *testing.B) {
+	r := startReceiver(b)
+	r.mu.Lock()
+	r.discard = true
+	r.mu.Unlock()
+	r.stop()
+	s, err := fluent.New(fluent.Config{Network: "tcp", Address: r.addr, Tag: "bench", Timeout: 5 * time.Second,
+		Buffer: 1 << 20, SpoolDir: b.TempDir(), SpoolSize: 1 << 30})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rec := benchRecord()
+	now := time.Now()
+	for pushed := 0; pushed < b.N; pushed += 1000 {
+		es := make([]fluent.Entry, min(1000, b.N-pushed))
+		for i := range es {
+			es[i] = fluent.Entry{Time: now, Record: rec}
+		}
+		s.Push(es...)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	b.SetBytes(int64(len(rec)))
+	b.ResetTimer()
+	r.start()
+	go s.Run(ctx)
+	for s.Stats().Sent < uint64(b.N) {
+		time.Sleep(100 * time.Microsecond)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	if st := s.Stats(); (b.N > 10_000 && st.Spooled == 0) || st.Dropped != 0 {
+		b.Fatalf("stats %+v", st)
+	}
+	s.Close(context.Background())
+}
