@@ -1,6 +1,7 @@
 package zmqlb
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -48,6 +49,7 @@ type limits struct {
 // Read is not safe for concurrent use; one reader goroutine owns it.
 type guardConn struct {
 	net.Conn
+	r   *bufio.Reader // batches zmq4's many small reads into few syscalls
 	lim limits
 
 	handshaken atomic.Bool  // set once zmq4.Open returned
@@ -73,7 +75,7 @@ func (g *guardConn) stop() {
 }
 
 func newGuardConn(c net.Conn, lim limits) *guardConn {
-	return &guardConn{Conn: c, lim: lim, greetLeft: greetingSize}
+	return &guardConn{Conn: c, r: bufio.NewReaderSize(c, 16<<10), lim: lim, greetLeft: greetingSize}
 }
 
 // Read returns the next bytes of the stream, having checked every frame
@@ -88,11 +90,11 @@ func (g *guardConn) Read(p []byte) (int, error) {
 			g.out = g.out[n:]
 			return n, nil
 		case g.greetLeft > 0:
-			n, err := g.Conn.Read(p[:min(len(p), g.greetLeft)])
+			n, err := g.r.Read(p[:min(len(p), g.greetLeft)])
 			g.greetLeft -= n
 			return n, err
 		case g.bodyLeft > 0:
-			n, err := g.Conn.Read(p[:min(uint64(len(p)), g.bodyLeft)])
+			n, err := g.r.Read(p[:min(uint64(len(p)), g.bodyLeft)])
 			g.bodyLeft -= uint64(n)
 			if g.bodyLeft == 0 && !g.more {
 				g.endMessage()
@@ -112,7 +114,7 @@ func (g *guardConn) Read(p []byte) (int, error) {
 // readHeader reads one frame header from the wire. It returns pass=false
 // for a frame it consumed itself (a command after the handshake).
 func (g *guardConn) readHeader() (pass bool, err error) {
-	if _, err := io.ReadFull(g.Conn, g.hdr[:1]); err != nil {
+	if _, err := io.ReadFull(g.r, g.hdr[:1]); err != nil {
 		return false, err
 	}
 	if !g.inMessage && g.lim.msgTimeout > 0 && !g.stopped.Load() {
@@ -129,7 +131,7 @@ func (g *guardConn) readHeader() (pass bool, err error) {
 	if fl&flagLong != 0 {
 		hlen = 9
 	}
-	if _, err := io.ReadFull(g.Conn, g.hdr[1:hlen]); err != nil {
+	if _, err := io.ReadFull(g.r, g.hdr[1:hlen]); err != nil {
 		return false, err
 	}
 	var size uint64
@@ -175,7 +177,7 @@ func (g *guardConn) dropCommand(size uint64) error {
 		return fmt.Errorf("%w: command of %d bytes", ErrMessageTooLarge, size)
 	}
 	body := make([]byte, size)
-	if _, err := io.ReadFull(g.Conn, body); err != nil {
+	if _, err := io.ReadFull(g.r, body); err != nil {
 		return err
 	}
 	g.dropped.Add(1)
