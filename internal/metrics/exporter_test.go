@@ -81,7 +81,7 @@ func TestHandlerSurvivesBadApps(t *testing.T) {
 	urls := []string{"http://" + good + "/metrics", "http://" + garbage + "/", "http://" + failing + "/",
 		"http://" + slow + "/", "http://" + huge + "/"}
 	e, err := New(Options{Config: testConfig(t, "PYSUP_METRICS_SCRAPE="+strings.Join(urls, ","),
-		"PYSUP_METRICS_SCRAPE_TIMEOUT=300ms", "PYSUP_METRICS_SCRAPE_MAX_BYTES=100000")})
+		"PYSUP_METRICS_SCRAPE_TIMEOUT=1500ms", "PYSUP_METRICS_SCRAPE_MAX_BYTES=100000")})
 	if err != nil {
 		t.Fatal(err)
 	}
