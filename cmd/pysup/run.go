@@ -8,10 +8,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/pysup/pysup/internal/config"
 	"github.com/pysup/pysup/internal/logs"
+	"github.com/pysup/pysup/internal/metrics"
 	"github.com/pysup/pysup/internal/podinfo"
 	"github.com/pysup/pysup/internal/probe"
 	"github.com/pysup/pysup/internal/reaper"
@@ -68,7 +70,27 @@ func run(cfg *config.Config, stderr io.Writer) int {
 	defer health.Close()
 	go func() { _ = health.Run(ctx) }()
 
-	stopHTTP, err := serveHTTP(cfg.HTTPAddr, probe.NewHandler(health, nil), log)
+	pod, err := podinfo.NewSource(os.Getenv, cfg.PodInfoDir)
+	if err != nil {
+		log.Warn("pod metadata", "error", err.Error())
+	}
+	go pod.Run(ctx, podinfoPoll, func(err error) { log.Warn("pod metadata", "error", err.Error()) })
+
+	var childPID atomic.Int64
+	exp, err := metrics.New(metrics.Options{
+		Config:  cfg.Metrics,
+		RootPID: func() int { return int(childPID.Load()) },
+		Labels:  podLabels(pod.Pod()),
+		Logger:  log,
+	})
+	if err != nil {
+		log.Error("metrics: " + err.Error())
+		return exitUsage
+	}
+	go func() { _ = exp.Run(ctx) }()
+	supMetrics := exp.Supervisor()
+
+	stopHTTP, err := serveHTTP(cfg.HTTPAddr, probe.NewHandler(health, exp.Handler()), log)
 	if err != nil {
 		log.Error("PYSUP_HTTP_ADDR (--http-addr): " + err.Error())
 		return exitUsage
@@ -80,12 +102,6 @@ func run(cfg *config.Config, stderr io.Writer) int {
 		log.Error(err.Error())
 		return exitUsage
 	}
-
-	pod, err := podinfo.NewSource(os.Getenv, cfg.PodInfoDir)
-	if err != nil {
-		log.Warn("pod metadata", "error", err.Error())
-	}
-	go pod.Run(ctx, podinfoPoll, func(err error) { log.Warn("pod metadata", "error", err.Error()) })
 
 	var pipeline *logs.Pipeline
 	if cfg.LogCapture {
@@ -104,15 +120,49 @@ func run(cfg *config.Config, stderr io.Writer) int {
 				health.Draining()
 			}
 		},
-		Started: health.ChildStarted,
-		Exited:  func(reaper.Status, time.Duration) { health.ChildExited() },
+		BeforeStart: exp.Prepare,
+		Started: func(pid int) {
+			childPID.Store(int64(pid))
+			health.ChildStarted(pid)
+			supMetrics.ChildStarted()
+		},
+		Exited: func(st reaper.Status, _ time.Duration) {
+			childPID.Store(0)
+			health.ChildExited()
+			supMetrics.ChildExited(st.ExitCode())
+		},
+		Restarting: func(int) { supMetrics.Restarted() },
+		Drained:    supMetrics.DrainObserved,
+		Stopped:    supMetrics.StopObserved,
 	}
 	code, _ := supervisor.New(opts.Options, r).Run(ctx)
 	if pipeline != nil {
 		flushLogs(pipeline, cfg.LogShutdownFlush, log)
 	}
+	shipFinalMetrics(exp, log)
 	log.Info("pysup exiting", "exit_code", code)
 	return code
+}
+
+// finalMetricsTimeout bounds the last push and remote write at exit.
+const finalMetricsTimeout = 5 * time.Second
+
+// shipFinalMetrics pushes the last values, so a CronJob's final counters
+// arrive even though it ends before any scrape.
+func shipFinalMetrics(exp *metrics.Exporter, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), finalMetricsTimeout)
+	defer cancel()
+	if err := exp.Final(ctx); err != nil {
+		log.Error("final metrics not shipped", "error", err.Error())
+	}
+}
+
+// podLabels are the pod's identity for metrics shipping.
+func podLabels(p *podinfo.Pod) map[string]string {
+	if p == nil {
+		return nil
+	}
+	return map[string]string{"namespace": p.Namespace, "pod": p.Name, "container": p.Container}
 }
 
 // flushLogs drains the child's pipes and the sinks, and says what could not

@@ -66,9 +66,12 @@ type Restart struct {
 // Events are called from the supervisor's goroutine as things happen. Any
 // may be nil. They must not block.
 type Events struct {
-	Phase   func(Phase)
-	Started func(pid int)
-	Exited  func(st reaper.Status, ran time.Duration)
+	Phase func(Phase)
+	// BeforeStart is called before each start of the child; an error
+	// stops pysup as a failed start would.
+	BeforeStart func() error
+	Started     func(pid int)
+	Exited      func(st reaper.Status, ran time.Duration)
 	// Restarting is called before the n-th restart, after its backoff.
 	Restarting func(n int)
 	// Drained reports how long the drain lasted.
@@ -139,7 +142,7 @@ func (s *Supervisor) Run(ctx context.Context) (int, error) {
 	backoff := s.opts.Restart.Delay
 	for {
 		s.phase(PhaseStarting)
-		c, err := s.start()
+		c, err := s.beforeStartThenStart()
 		if err != nil {
 			code := ExitNotExecutable
 			var se *StartError
@@ -202,6 +205,15 @@ func (s *Supervisor) Run(ctx context.Context) (int, error) {
 		s.phase(PhaseExited)
 		return st.ExitCode(), nil
 	}
+}
+
+func (s *Supervisor) beforeStartThenStart() (*child, error) {
+	if s.opts.Events.BeforeStart != nil {
+		if err := s.opts.Events.BeforeStart(); err != nil {
+			return nil, &StartError{Path: s.opts.Argv[0], Code: ExitNotExecutable, Err: err}
+		}
+	}
+	return s.start()
 }
 
 func (s *Supervisor) phase(p Phase) {
