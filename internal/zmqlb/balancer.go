@@ -134,7 +134,14 @@ func (lb *Balancer) Run(ctx context.Context) error {
 	}()
 	errc := make(chan error, 2)
 	lb.wg.Add(3)
-	go func() { defer lb.wg.Done(); errc <- lb.accept() }()
+	go func() {
+		defer lb.wg.Done()
+		// accept returns nil when Drain closes the listener: Run goes on
+		// until the replies are delivered and Close or ctx ends it.
+		if err := lb.accept(); err != nil {
+			errc <- err
+		}
+	}()
 	go func() { defer lb.wg.Done(); lb.sweep() }()
 	go func() {
 		defer lb.wg.Done()
