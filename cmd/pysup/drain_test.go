@@ -27,7 +27,7 @@ func TestDrainFailsReadinessAtOnce(t *testing.T) {
 		base := fmt.Sprintf("http://127.0.0.1:%d", port)
 		r := startPysup(t, m, []string{out.env(), "TERM_ACTION=exit:0", "PYSUP_DRAIN_DELAY=1500ms",
 			fmt.Sprintf("PYSUP_HTTP_ADDR=127.0.0.1:%d", port)}, pythonArgs(t, "sigrecorder.py")...)
-		out.waitLine(t, "ready", 10*time.Second)
+		out.waitLine(t, "ready", 30*time.Second)
 		deadline := time.Now().Add(5 * time.Second)
 		for status(base+"/readyz") != 200 {
 			if time.Now().After(deadline) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -101,6 +102,9 @@ func startPysup(t *testing.T, m mode, env []string, args ...string) *running {
 		select {
 		case <-r.done:
 		default:
+			if t.Failed() {
+				t.Logf("pysup still running at failure: %s", procState(r.pid))
+			}
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			_ = syscall.Kill(r.pid, syscall.SIGKILL)
 			<-r.done
@@ -111,6 +115,22 @@ func startPysup(t *testing.T, m mode, env []string, args ...string) *running {
 		}
 	})
 	return r
+}
+
+// procState describes pid and its children for a failure message: what a
+// hung pysup was doing.
+func procState(pid int) string {
+	var b strings.Builder
+	for _, f := range []string{"stat", "wchan"} {
+		data, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/" + f)
+		fmt.Fprintf(&b, "%s=%q ", f, strings.TrimSpace(string(data)))
+	}
+	kids, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + strconv.Itoa(pid) + "/children")
+	for _, k := range strings.Fields(string(kids)) {
+		data, _ := os.ReadFile("/proc/" + k + "/stat")
+		fmt.Fprintf(&b, "child %s: %q ", k, strings.TrimSpace(string(data)))
+	}
+	return b.String()
 }
 
 func waitChildPid(t *testing.T, parent int) int {

@@ -35,7 +35,7 @@ while True:
 `
 		r := startPysup(t, m, []string{out.env(), "PYTHONUNBUFFERED=1", "POD_NAME=web-0", "POD_NAMESPACE=shop"},
 			"--", testenv.RequirePython(t), "-c", py)
-		out.waitLine(t, "ready", 10*time.Second)
+		out.waitLine(t, "ready", 30*time.Second)
 		time.Sleep(300 * time.Millisecond)
 		r.signal(syscall.SIGTERM)
 		if code := r.wait(20 * time.Second); code != 0 {

@@ -21,7 +21,7 @@ func TestForwardsSignals(t *testing.T) {
 	forModes(t, func(t *testing.T, m mode) {
 		out := newOut(t)
 		r := startPysup(t, m, []string{out.env()}, pythonArgs(t, "sigrecorder.py")...)
-		out.waitLine(t, "ready", 10*time.Second)
+		out.waitLine(t, "ready", 30*time.Second)
 		for _, s := range sigs {
 			r.signal(s.sig)
 			out.waitLine(t, s.name+" ", 5*time.Second)
@@ -35,7 +35,7 @@ func TestRewritesSignals(t *testing.T) {
 	forModes(t, func(t *testing.T, m mode) {
 		out := newOut(t)
 		r := startPysup(t, m, []string{out.env(), "PYSUP_SIGNAL_REWRITE=USR1:USR2,HUP:0"}, pythonArgs(t, "sigrecorder.py")...)
-		out.waitLine(t, "ready", 10*time.Second)
+		out.waitLine(t, "ready", 30*time.Second)
 		r.signal(syscall.SIGHUP)
 		r.signal(syscall.SIGUSR1)
 		r.signal(syscall.SIGWINCH)

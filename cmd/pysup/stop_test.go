@@ -38,7 +38,7 @@ func TestStopSequence(t *testing.T) {
 			t.Run(c.name, func(t *testing.T) {
 				out := newOut(t)
 				r := startPysup(t, m, stopEnv(out, "TERM_ACTION="+c.action), pythonArgs(t, "sigrecorder.py")...)
-				out.waitLine(t, "ready", 10*time.Second)
+				out.waitLine(t, "ready", 30*time.Second)
 				sent := time.Now()
 				r.signal(syscall.SIGTERM)
 				code := r.wait(10 * time.Second)
@@ -69,7 +69,7 @@ func TestStopKillsGrandchildIgnoringTerm(t *testing.T) {
 	forModes(t, func(t *testing.T, m mode) {
 		out := newOut(t)
 		r := startPysup(t, m, stopEnv(out, "TERM_ACTION=exit:5", "GRANDCHILD=ignore-term"), pythonArgs(t, "sigrecorder.py")...)
-		out.waitLine(t, "ready", 10*time.Second)
+		out.waitLine(t, "ready", 30*time.Second)
 		gc, _ := strconv.Atoi(strings.Fields(out.waitLine(t, "grandchild ", time.Second))[1])
 		sent := time.Now()
 		r.signal(syscall.SIGTERM)
@@ -92,7 +92,7 @@ func TestSecondTermSkipsDrain(t *testing.T) {
 	forModes(t, func(t *testing.T, m mode) {
 		out := newOut(t)
 		r := startPysup(t, m, []string{out.env(), "PYSUP_DRAIN_DELAY=30s", "TERM_ACTION=exit:0"}, pythonArgs(t, "sigrecorder.py")...)
-		out.waitLine(t, "ready", 10*time.Second)
+		out.waitLine(t, "ready", 30*time.Second)
 		r.signal(syscall.SIGTERM)
 		time.Sleep(200 * time.Millisecond)
 		if lines := out.lines(); len(lines) != 1 {
@@ -141,7 +141,7 @@ func TestPythonPresetRunsFinally(t *testing.T) {
 	forModes(t, func(t *testing.T, m mode) {
 		out := newOut(t)
 		r := startPysup(t, m, []string{out.env(), "PYSUP_PRESET=python"}, pythonArgs(t, "finally.py")...)
-		out.waitLine(t, "ready", 10*time.Second)
+		out.waitLine(t, "ready", 30*time.Second)
 		r.signal(syscall.SIGTERM)
 		code := r.wait(10 * time.Second)
 		out.waitLine(t, "cleanup", 0)
