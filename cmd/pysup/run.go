@@ -89,6 +89,7 @@ func run(cfg *config.Config, stderr io.Writer) int {
 	}
 	go func() { _ = exp.Run(ctx) }()
 	supMetrics := exp.Supervisor()
+	exp.Registerer().MustRegister(probe.Collector(health))
 
 	stopHTTP, err := serveHTTP(cfg.HTTPAddr, probe.NewHandler(health, exp.Handler()), log)
 	if err != nil {
@@ -111,6 +112,7 @@ func run(cfg *config.Config, stderr io.Writer) int {
 			return exitUsage
 		}
 		go func() { _ = pipeline.Run(ctx) }()
+		exp.Registerer().MustRegister(logs.Collector(pipeline))
 		opts.Stdout, opts.Stderr = pipeline.Stdout(), pipeline.Stderr()
 	}
 	opts.Env = childEnv(os.Environ(), opts.presetEnv, envMap(health.ChildEnv()), opts.Identity)
