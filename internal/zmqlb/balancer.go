@@ -363,11 +363,19 @@ func (lb *Balancer) assign(r *request, b *backend) {
 func (lb *Balancer) dispatchWaiting() {
 	i := 0
 	for ; i < len(lb.waiting); i++ {
+		r := lb.waiting[i]
+		if r.from.ctx.Err() != nil {
+			// The app gave up (a REQ client that timed out reconnects with
+			// a new socket): no one would read the reply.
+			lb.m.frontend.WithLabelValues("abandoned").Inc()
+			<-lb.slots
+			continue
+		}
 		b := lb.pick()
 		if b == nil {
 			break
 		}
-		lb.assign(lb.waiting[i], b)
+		lb.assign(r, b)
 	}
 	if i > 0 {
 		clear(lb.waiting[:i])

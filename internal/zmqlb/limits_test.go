@@ -38,15 +38,18 @@ func TestMaxInflightCap(t *testing.T) {
 	waitUp(t, lb, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	peak := 0.0
+	peakc := make(chan float64)
 	go func() {
+		peak := 0.0
 		for ctx.Err() == nil {
 			peak = max(peak, metricValue(t, reg, "pysup_zmq_inflight_requests", nil))
 			time.Sleep(time.Millisecond)
 		}
+		peakc <- peak
 	}()
 	r := startClient(t, "--connect", lb.Endpoint(), "--clients", "8", "--count", "10").wait(t)
 	cancel()
+	peak := <-peakc
 	if r.OK != 80 {
 		t.Fatalf("%+v", r)
 	}

@@ -31,7 +31,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		up: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
 			Name: "endpoint_up", Help: "1 when the backend endpoint is connected and may receive new requests."}, []string{"endpoint"}),
 		frontend: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
-			Name: "frontend_errors_total", Help: "Requests or connections of the app lost or refused by reason: handshake, too_large, bad_frame, recv, send, reply_dropped, no_endpoint, timeout, lost, conn_limit, unknown_reply."}, []string{"reason"}),
+			Name: "frontend_errors_total", Help: "Requests or connections of the app lost or refused by reason: handshake, too_large, bad_frame, recv, send, accept, conn_limit, reply_dropped, no_endpoint (no endpoint with room within the timeout), timeout, lost, retried, abandoned."}, []string{"reason"}),
 		conns: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
 			Name: "frontend_connections", Help: "App connections to the frontend."}),
 		endpoints: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
