@@ -52,7 +52,8 @@ type guardConn struct {
 	r   *bufio.Reader // batches zmq4's many small reads into few syscalls
 	lim limits
 
-	handshaken atomic.Bool  // set once zmq4.Open returned
+	handshaken atomic.Bool  // set once zmq4.Open returned (or, with auto, after the peer's READY)
+	auto       bool         // for zmq4 sockets: the handshake ends with the peer's first command (NULL security)
 	onPing     func([]byte) // called with a PING's context, from Read
 
 	greetLeft int    // greeting bytes still to pass through
@@ -65,6 +66,7 @@ type guardConn struct {
 	hdr       [9]byte
 	dropped   atomic.Int64 // command frames removed from the stream
 	stopped   atomic.Bool  // stop was called: reads end at the next message boundary
+	err       error        // sticky: the stream was refused
 }
 
 // stop makes reads fail with a timeout once no message is half read, for
@@ -79,8 +81,26 @@ func newGuardConn(c net.Conn, lim limits) *guardConn {
 }
 
 // Read returns the next bytes of the stream, having checked every frame
-// header before passing it on.
+// header before passing it on. A refused frame closes the connection and
+// every later Read fails with the same error: the stream cannot be
+// resynchronised, and zmq4's sockets must see the peer as gone.
 func (g *guardConn) Read(p []byte) (int, error) {
+	if g.err != nil {
+		return 0, g.err
+	}
+	n, err := g.read(p)
+	if err != nil && isGuardErr(err) {
+		g.err = err
+		_ = g.Conn.Close()
+	}
+	return n, err
+}
+
+func isGuardErr(err error) bool {
+	return errors.Is(err, ErrMessageTooLarge) || errors.Is(err, ErrTooManyFrames) || errors.Is(err, ErrBadFrame)
+}
+
+func (g *guardConn) read(p []byte) (int, error) {
 	for {
 		switch {
 		case len(p) == 0:
@@ -148,6 +168,11 @@ func (g *guardConn) readHeader() (pass bool, err error) {
 		if !g.handshaken.Load() {
 			if size > maxHandshake {
 				return false, fmt.Errorf("%w: handshake command of %d bytes", ErrMessageTooLarge, size)
+			}
+			if g.auto {
+				// NULL security: the peer's READY is its only command
+				// before messages. Later ones are dropped.
+				g.handshaken.Store(true)
 			}
 		} else {
 			return false, g.dropCommand(size)
