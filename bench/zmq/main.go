@@ -80,6 +80,8 @@ func run(frontend, backends string, inflight int) error {
 	out := map[string]any{
 		"requests":       requests,
 		"cpu_seconds":    cpu.Seconds(),
+		"user_seconds":   time.Duration(ru.Utime.Nano()).Seconds(),
+		"sys_seconds":    time.Duration(ru.Stime.Nano()).Seconds(),
 		"wall_seconds":   time.Since(start).Seconds(),
 		"cpu_us_per_req": 0.0,
 		"max_rss_kib":    ru.Maxrss,

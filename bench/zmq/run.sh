@@ -38,7 +38,7 @@ single=$(client --connect "${eps[0]}")
 
 fp=$(port)
 backends=$(IFS=,; echo "${eps[*]}")
-"$tmp/zmqbench" -frontend "tcp://127.0.0.1:$fp" -backends "$backends" > "$tmp/lb.out" &
+GOMAXPROCS=${LB_GOMAXPROCS:-} "$tmp/zmqbench" -frontend "tcp://127.0.0.1:$fp" -backends "$backends" > "$tmp/lb.out" &
 lbpid=$!; pids+=($lbpid)
 until grep -q READY "$tmp/lb.out" 2>/dev/null; do sleep 0.05; done
 sleep 0.3
@@ -63,5 +63,5 @@ row("pysup balancer -> 4 servers", lb)
 row("libzmq multi-connect DEALER -> 4", lz)
 print(f"pysup vs one server: {lb['rps']/single['rps']:.2f}x (target >= 3.5x)")
 print(f"pysup vs libzmq DEALER: {100*(lb['rps']/lz['rps']-1):+.1f}% (target within -15%)")
-print(f"pysup CPU: {st['cpu_us_per_req']:.1f} us per request ({st['requests']:.0f} requests, {st['cpu_seconds']:.2f} s CPU, max RSS {st['max_rss_kib']/1024:.1f} MiB)")
+print(f"pysup CPU: {st['cpu_us_per_req']:.1f} us per request ({st['requests']:.0f} requests, {st['user_seconds']:.2f} s user + {st['sys_seconds']:.2f} s system, max RSS {st['max_rss_kib']/1024:.1f} MiB)")
 PYEOF
