@@ -3,14 +3,14 @@ package main
 import (
 	"strings"
 
-	"github.com/pysup/pysup/internal/supervisor"
+	"github.com/pysup/pysup/internal/identity"
 )
 
 // childEnv is pysup's environment plus what the preset and the parts add.
 // A preset never overrides what the user set; the parts' own variables
 // (NOTIFY_SOCKET...) always win. A dropped identity gets its HOME and USER,
 // as gosu does.
-func childEnv(base []string, preset, parts map[string]string, id *supervisor.Identity) []string {
+func childEnv(base []string, preset, parts map[string]string, id *identity.Identity) []string {
 	set := make(map[string]int, len(base))
 	env := append([]string(nil), base...)
 	for i, kv := range env {

@@ -14,8 +14,8 @@ func TestReapsOrphans(t *testing.T) {
 		r := startPysup(t, m, []string{out.env(), "N=200", "WAIT=1"}, pythonArgs(t, "orphans.py")...)
 		code := r.wait(30 * time.Second)
 		got := strings.Join(out.lines(), ",")
-		if got != "adopted 200,zombies 0" {
-			t.Errorf("child saw %q, want adopted 200,zombies 0", got)
+		if got != "adopted 200,zombies 0,live 0" {
+			t.Errorf("child saw %q, want adopted 200,zombies 0,live 0", got)
 		}
 		if code != 0 {
 			t.Errorf("exit status %d, want 0", code)

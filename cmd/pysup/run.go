@@ -32,6 +32,9 @@ const podinfoPoll = 5 * time.Second
 // run wires the parts together and supervises the child; it returns
 // pysup's exit status.
 func run(cfg *config.Config, stderr io.Writer) int {
+	// First: a Go PID 1 exits with status 2 on a signal nobody is notified
+	// for, so every signal pysup handles is caught from here to the exit.
+	sigs := supervisor.Notify()
 	log := newDiag(stderr, cfg.DiagLevel)
 
 	if os.Getpid() != 1 {
@@ -115,6 +118,7 @@ func run(cfg *config.Config, stderr io.Writer) int {
 		exp.Registerer().MustRegister(logs.Collector(pipeline))
 		opts.Stdout, opts.Stderr = pipeline.Stdout(), pipeline.Stderr()
 	}
+	opts.Signals = sigs
 	opts.Env = childEnv(os.Environ(), opts.presetEnv, envMap(health.ChildEnv()), opts.Identity)
 	opts.Events = supervisor.Events{
 		Phase: func(p supervisor.Phase) {
@@ -223,18 +227,10 @@ func supervisorOptions(cfg *config.Config, log *slog.Logger) (supOptions, error)
 	if cfg.DrainDelay.Auto && os.Getenv("KUBERNETES_SERVICE_HOST") != "" {
 		drain = kubernetesDrain
 	}
-	var identity *supervisor.Identity
-	if cfg.User != "" {
-		id, err := supervisor.LookupUser(cfg.User)
-		if err != nil {
-			return supOptions{}, errors.New("PYSUP_USER (--user): " + err.Error())
-		}
-		identity = id
-	}
 	return supOptions{
 		Options: supervisor.Options{
 			Argv:        cfg.Command,
-			Identity:    identity,
+			Identity:    cfg.User,
 			SignalGroup: group,
 			StopSignal:  stopSig,
 			Rewrite:     preset.Rewrite.Merge(cfg.SignalRewrite),

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -64,12 +66,22 @@ func inflight(url string) <-chan result {
 // pysup's exit status.
 func stopDuringRequest(t *testing.T, m mode, env []string, port int, argv ...string) (result, int) {
 	t.Helper()
-	env = append([]string{"PYSUP_STOP_TIMEOUT=15s", "PYSUP_DRAIN_DELAY=200ms"}, env...)
+	marker := filepath.Join(t.TempDir(), "slow-started")
+	env = append([]string{"PYSUP_STOP_TIMEOUT=15s", "PYSUP_DRAIN_DELAY=200ms", "SLOW_MARKER=" + marker}, env...)
 	r := startPysup(t, m, env, append([]string{"--"}, argv...)...)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	waitHTTP(t, base+"/", 20*time.Second)
 	req := inflight(base + "/slow?s=1.5")
-	time.Sleep(300 * time.Millisecond)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(marker); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the slow request never reached a worker")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	r.signal(syscall.SIGTERM)
 	code := r.wait(20 * time.Second)
 	select {

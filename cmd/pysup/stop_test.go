@@ -186,3 +186,78 @@ func TestUserDrop(t *testing.T) {
 		}
 	})
 }
+
+// TestTermDuringRestartSweepStops: the child fails and leaves a grandchild
+// that takes a while to stop; a SIGTERM that arrives while pysup stops it
+// before restarting means stop, not restart.
+func TestTermDuringRestartSweepStops(t *testing.T) {
+	out := newOut(t)
+	py := `
+import os, signal, sys, time
+fd = os.open(os.environ["OUT"], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+os.write(fd, b"start\n")
+if os.fork() == 0:
+    def term(*_):
+        os.write(fd, b"leftover stopping\n")
+        time.sleep(1)
+        os._exit(0)
+    signal.signal(signal.SIGTERM, term)
+    os.write(fd, b"leftover ready\n")
+    while True:
+        time.sleep(0.05)
+while b"leftover ready" not in open(os.environ["OUT"], "rb").read():
+    time.sleep(0.01)
+sys.exit(1)
+`
+	r := startPysup(t, mode{}, []string{out.env(), "PYSUP_RESTART=always", "PYSUP_RESTART_DELAY=10ms", "PYSUP_STOP_TIMEOUT=10s"},
+		"--", testenv.RequirePython(t), "-c", py)
+	out.waitLine(t, "leftover stopping", 30*time.Second)
+	r.signal(syscall.SIGTERM)
+	if code := r.wait(15 * time.Second); code != 1 {
+		t.Errorf("exit status %d, want the child's 1", code)
+	}
+	starts := 0
+	for _, l := range out.lines() {
+		if l == "start" {
+			starts++
+		}
+	}
+	if starts != 1 {
+		t.Errorf("child started %d times: the stop request was lost", starts)
+	}
+}
+
+// TestDeadlineKillsSetsidGrandchild: a grandchild in a session of its own
+// that ignores TERM is out of the group's reach; the deadline's SIGKILL
+// still finds it, and pysup exits only after it is gone.
+func TestDeadlineKillsSetsidGrandchild(t *testing.T) {
+	forModes(t, func(t *testing.T, m mode) {
+		out := newOut(t)
+		py := `
+import os, signal, sys, time
+fd = os.open(os.environ["OUT"], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+if os.fork() == 0:
+    os.setsid()
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    os.write(fd, f"grandchild {os.getpid()}\n".encode())
+    while True:
+        time.sleep(0.05)
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+while True:
+    time.sleep(0.05)
+`
+		r := startPysup(t, m, []string{out.env(), "PYSUP_STOP_TIMEOUT=500ms"}, "--", testenv.RequirePython(t), "-c", py)
+		gc, _ := strconv.Atoi(strings.Fields(out.waitLine(t, "grandchild ", 30*time.Second))[1])
+		sent := time.Now()
+		r.signal(syscall.SIGTERM)
+		if code := r.wait(15 * time.Second); code != 0 {
+			t.Errorf("exit status %d, want the child's 0", code)
+		}
+		if elapsed := time.Since(sent); elapsed < 500*time.Millisecond {
+			t.Errorf("pysup exited %s after SIGTERM, before the deadline: it did not wait for the grandchild", elapsed)
+		}
+		if !m.pid1 && alive(gc) {
+			t.Errorf("setsid grandchild %d survived pysup", gc)
+		}
+	})
+}

@@ -10,6 +10,7 @@ package config
 import (
 	"time"
 
+	"github.com/pysup/pysup/internal/identity"
 	"github.com/pysup/pysup/internal/signals"
 )
 
@@ -27,20 +28,20 @@ type Config struct {
 
 // Supervisor holds the settings of the child's lifecycle.
 type Supervisor struct {
-	Preset        string            `env:"PYSUP_PRESET" help:"stop preset of the server being run: gunicorn, uwsgi, celery, uvicorn or python"`
-	StopSignal    signals.Signal    `env:"PYSUP_STOP_SIGNAL" help:"signal asking the child to stop (TERM, SIGTERM or 15); default: the preset's, else the signal pysup received, rewritten"`
-	StopTimeout   time.Duration     `env:"PYSUP_STOP_TIMEOUT" envDefault:"20s" help:"how long the child and its descendants get after the stop signal before SIGKILL"`
-	DrainDelay    AutoDuration      `env:"PYSUP_DRAIN_DELAY" envDefault:"auto" help:"how long the app keeps serving after readiness fails, before the stop signal; auto: 5s in Kubernetes, 0 elsewhere"`
-	SignalRewrite signals.Rewrite   `env:"PYSUP_SIGNAL_REWRITE" help:"rewrite forwarded signals, e.g. TERM:QUIT,HUP:0 (0 drops); on top of the preset's"`
-	SignalGroup   *bool             `env:"PYSUP_SIGNAL_GROUP" help:"send signals to the child's whole process group, not only the child; default: true, false under the gunicorn, uwsgi, celery and uvicorn presets, whose master stops its workers"`
-	Restart       RestartPolicy     `env:"PYSUP_RESTART" envDefault:"never" help:"restart the child in place: never, on-failure or always (Kubernetes restarts containers itself)"`
-	RestartDelay  time.Duration     `env:"PYSUP_RESTART_DELAY" envDefault:"1s" help:"first restart backoff; doubles on each restart"`
-	RestartMax    time.Duration     `env:"PYSUP_RESTART_DELAY_MAX" envDefault:"30s" help:"cap of the restart backoff; a child that ran this long resets it"`
-	RestartLimit  int               `env:"PYSUP_RESTART_LIMIT" envDefault:"0" help:"give up after this many restarts (0: no limit)"`
-	User          string            `env:"PYSUP_USER" help:"run the child as name, uid or uid:gid (supplementary groups set); pysup keeps its own privileges"`
-	HTTPAddr      string            `env:"PYSUP_HTTP_ADDR" envDefault:":9180" help:"listen address of the probe and metrics server; empty disables it"`
-	DiagLevel     string            `env:"PYSUP_DIAG_LEVEL" envDefault:"info" help:"level of pysup's own diagnostics on stderr: debug, info, warn or error"`
-	ExtraEnv      map[string]string `env:"-"`
+	Preset        string             `env:"PYSUP_PRESET" help:"stop preset of the server being run: gunicorn, uwsgi, celery, uvicorn or python"`
+	StopSignal    signals.Signal     `env:"PYSUP_STOP_SIGNAL" help:"signal asking the child to stop (TERM, SIGTERM or 15); default: the preset's, else the signal pysup received, rewritten"`
+	StopTimeout   time.Duration      `env:"PYSUP_STOP_TIMEOUT" envDefault:"20s" help:"how long the child and its descendants get after the stop signal before SIGKILL"`
+	DrainDelay    AutoDuration       `env:"PYSUP_DRAIN_DELAY" envDefault:"auto" help:"how long the app keeps serving after readiness fails, before the stop signal; auto: 5s in Kubernetes, 0 elsewhere"`
+	SignalRewrite signals.Rewrite    `env:"PYSUP_SIGNAL_REWRITE" help:"rewrite forwarded signals, e.g. TERM:QUIT,HUP:0 (0 drops); on top of the preset's"`
+	SignalGroup   *bool              `env:"PYSUP_SIGNAL_GROUP" help:"send signals to the child's whole process group, not only the child; default: true, false under the gunicorn, uwsgi, celery and uvicorn presets, whose master stops its workers"`
+	Restart       RestartPolicy      `env:"PYSUP_RESTART" envDefault:"never" help:"restart the child in place: never, on-failure or always (Kubernetes restarts containers itself)"`
+	RestartDelay  time.Duration      `env:"PYSUP_RESTART_DELAY" envDefault:"1s" help:"first restart backoff; doubles on each restart"`
+	RestartMax    time.Duration      `env:"PYSUP_RESTART_DELAY_MAX" envDefault:"30s" help:"cap of the restart backoff; a child that ran this long resets it"`
+	RestartLimit  int                `env:"PYSUP_RESTART_LIMIT" envDefault:"0" help:"give up after this many restarts (0: no limit)"`
+	User          *identity.Identity `env:"PYSUP_USER" help:"run the child as name, uid or uid:gid (supplementary groups set); pysup keeps its own privileges"`
+	HTTPAddr      string             `env:"PYSUP_HTTP_ADDR" envDefault:":9180" help:"listen address of the probe and metrics server; off (or set empty) disables it"`
+	DiagLevel     string             `env:"PYSUP_DIAG_LEVEL" envDefault:"info" help:"level of pysup's own diagnostics on stderr: debug, info, warn or error"`
+	ExtraEnv      map[string]string  `env:"-"`
 }
 
 // RestartPolicy says when the child is restarted in place.

@@ -82,3 +82,54 @@ func TestEveryFieldDocumented(t *testing.T) {
 		seen[f.Flag] = true
 	}
 }
+
+// TestBoolFlagTakesAValue: "--signal-group false" sets the flag; it must
+// not run /bin/false.
+func TestBoolFlagTakesAValue(t *testing.T) {
+	cfg, err := Load([]string{"--signal-group", "false", "--", "app"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.SignalGroup == nil || *cfg.SignalGroup || strings.Join(cfg.Command, " ") != "app" {
+		t.Errorf("signal group %v, command %q", cfg.SignalGroup, cfg.Command)
+	}
+}
+
+// TestHTTPAddrOff: set empty or "off", the listen address disables the
+// server instead of falling back to the default.
+func TestHTTPAddrOff(t *testing.T) {
+	for _, env := range [][]string{{"PYSUP_HTTP_ADDR="}, {"PYSUP_HTTP_ADDR=off"}} {
+		cfg, err := Load([]string{"--", "app"}, env)
+		if err != nil || cfg.HTTPAddr != "" {
+			t.Errorf("%v: addr %q, %v", env, cfg.HTTPAddr, err)
+		}
+	}
+	cfg, _ := Load([]string{"--", "app"}, nil)
+	if cfg.HTTPAddr != ":9180" {
+		t.Errorf("default addr %q", cfg.HTTPAddr)
+	}
+}
+
+// TestUnknownUserListed: an unknown PYSUP_USER is one of the problems.
+func TestUnknownUserListed(t *testing.T) {
+	_, err := Load([]string{"--user", "no-such-user-here", "--preset", "nope", "--", "app"}, nil)
+	var cerr *Error
+	if !errors.As(err, &cerr) || len(cerr.Problems) != 2 || !strings.Contains(cerr.Problems[0]+cerr.Problems[1], "PYSUP_USER (--user)") {
+		t.Errorf("problems: %v", err)
+	}
+}
+
+// TestRewriteProblemsOnePerEntry: each bad entry is its own problem,
+// naming the variable.
+func TestRewriteProblemsOnePerEntry(t *testing.T) {
+	_, err := Load([]string{"--", "app"}, []string{"PYSUP_SIGNAL_REWRITE=TERM:NOPE,HUP"})
+	var cerr *Error
+	if !errors.As(err, &cerr) || len(cerr.Problems) != 2 {
+		t.Fatalf("problems: %v", err)
+	}
+	for _, p := range cerr.Problems {
+		if !strings.HasPrefix(p, "PYSUP_SIGNAL_REWRITE (--signal-rewrite): ") {
+			t.Errorf("problem %q does not name its variable", p)
+		}
+	}
+}

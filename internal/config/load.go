@@ -109,6 +109,11 @@ func Load(args, environ []string) (*Config, error) {
 		if !hasVal {
 			if f.Bool {
 				val = "true"
+				// "--signal-group false" must not run /bin/false.
+				if i+1 < len(args) && (args[i+1] == "true" || args[i+1] == "false") {
+					i++
+					val = args[i]
+				}
 			} else if i+1 < len(args) {
 				i++
 				val = args[i]
@@ -125,11 +130,16 @@ func Load(args, environ []string) (*Config, error) {
 		var agg env.AggregateError
 		if errors.As(err, &agg) {
 			for _, e := range agg.Errors {
-				problems = append(problems, explain(e, byGo))
+				problems = append(problems, explain(e, byGo)...)
 			}
 		} else {
 			problems = append(problems, err.Error())
 		}
+	}
+	// caarlos0/env falls back to the default for a variable set empty; for
+	// the listen address users mean "no server", and get it.
+	if v, set := vars["PYSUP_HTTP_ADDR"]; set && strings.TrimSpace(v) == "" || v == "off" {
+		cfg.HTTPAddr = ""
 	}
 	cfg.Command = command
 	problems = append(problems, cfg.validate(vars)...)
@@ -141,14 +151,26 @@ func Load(args, environ []string) (*Config, error) {
 
 func describe(f Field) string { return f.Env + " (--" + f.Flag + ")" }
 
-func explain(err error, byGo map[string]Field) string {
+// explain turns one parse error into problems naming the variable and
+// flag: one per entry when a value had several bad entries.
+func explain(err error, byGo map[string]Field) []string {
 	var pe env.ParseError
-	if errors.As(err, &pe) {
-		if f, ok := byGo[pe.Name]; ok {
-			return fmt.Sprintf("%s: %v", describe(f), pe.Err)
-		}
+	if !errors.As(err, &pe) {
+		return []string{err.Error()}
 	}
-	return err.Error()
+	f, ok := byGo[pe.Name]
+	if !ok {
+		return []string{err.Error()}
+	}
+	errs := []error{pe.Err}
+	if j, ok := pe.Err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	out := make([]string, len(errs))
+	for i, e := range errs {
+		out[i] = fmt.Sprintf("%s: %v", describe(f), e)
+	}
+	return out
 }
 
 // Environ is os.Environ, here so main and tests read the same way.

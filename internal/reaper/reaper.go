@@ -99,17 +99,9 @@ func (r *Reaper) Orphans() uint64 {
 
 func (r *Reaper) reap() {
 	if r.orphans {
-		for {
-			var ws unix.WaitStatus
-			pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil || pid <= 0 {
-				return
-			}
-			r.deliver(Status{Pid: pid, Wait: ws})
+		for r.reapOne() {
 		}
+		return
 	}
 	r.mu.Lock()
 	pids := make([]int, 0, len(r.waiters))
@@ -126,11 +118,36 @@ func (r *Reaper) reap() {
 	}
 }
 
+// reapOne reaps any one child. The wait and the lookup happen under mu:
+// otherwise Start could fork a child that reuses the pid just reaped and be
+// handed the orphan's status.
+func (r *Reaper) reapOne() bool {
+	r.mu.Lock()
+	var ws unix.WaitStatus
+	pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+	for err == unix.EINTR {
+		pid, err = unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+	}
+	if err != nil || pid <= 0 {
+		r.mu.Unlock()
+		return false
+	}
+	r.deliverLocked(Status{Pid: pid, Wait: ws})
+	return true
+}
+
 func (r *Reaper) deliver(st Status) {
+	r.mu.Lock()
+	r.deliverLocked(st)
+}
+
+// deliverLocked hands st to its waiter; it is called with mu held and
+// releases it.
+func (r *Reaper) deliverLocked(st Status) {
 	if st.Wait.Stopped() || st.Wait.Continued() {
+		r.mu.Unlock()
 		return
 	}
-	r.mu.Lock()
 	ch, ok := r.waiters[st.Pid]
 	delete(r.waiters, st.Pid)
 	if !ok {

@@ -59,6 +59,9 @@ func TestOutputTimeoutKillsGroup(t *testing.T) {
 		t.Errorf("took %s: the grandchild held us", time.Since(start))
 	}
 	pid := strings.TrimSpace(string(out))
+	if pid == "" {
+		t.Fatal("the grandchild's pid was not captured")
+	}
 	deadline := time.Now().Add(2 * time.Second)
 	for {
 		b, err := os.ReadFile("/proc/" + pid + "/stat")

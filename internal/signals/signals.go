@@ -88,15 +88,16 @@ func (s Signal) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // Forwardable lists the signals pysup relays to the child. Left out: SIGCHLD
 // (reaping), synchronous faults (SEGV, BUS, ILL, FPE, TRAP, SYS, ABRT) which
-// only the kernel sends for a bug in pysup, TTIN/TTOU/TSTP/STOP job control,
-// which would stop pysup itself, SIGURG and SIGPIPE, which the Go runtime
-// raises on its own, and the real-time signals glibc reserves (32, 33).
+// only the kernel sends for a bug in pysup, SIGURG and SIGPIPE, which the Go
+// runtime raises on its own, and the real-time signals glibc reserves (32,
+// 33). TTIN and TTOU are gunicorn's "add/remove a worker" and TSTP is
+// uWSGI's pause: caught, they never stop pysup itself.
 func Forwardable() []unix.Signal {
 	sigs := []unix.Signal{
 		unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2,
 		unix.SIGALRM, unix.SIGTERM, unix.SIGCONT, unix.SIGWINCH, unix.SIGIO,
 		unix.SIGPWR, unix.SIGXCPU, unix.SIGXFSZ, unix.SIGVTALRM, unix.SIGPROF,
-		unix.SIGSTKFLT,
+		unix.SIGSTKFLT, unix.SIGTTIN, unix.SIGTTOU, unix.SIGTSTP,
 	}
 	for n := rtmin; n <= rtmax; n++ {
 		sigs = append(sigs, unix.Signal(n))

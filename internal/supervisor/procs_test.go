@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"syscall"
 	"testing"
 )
 
@@ -11,10 +12,11 @@ import (
 // table scan find the same live tree: a shell with a sleeping grandchild.
 func TestDescendantsWalkMatchesScan(t *testing.T) {
 	cmd := exec.Command("sh", "-c", "sleep 5 & sleep 5 & wait")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	defer func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() }()
 	var walk, scan []int
 	for i := 0; i < 100; i++ {
 		walk, scan = pids(descendants(os.Getpid())), pids(descendantsByScan(os.Getpid()))

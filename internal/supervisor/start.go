@@ -34,8 +34,10 @@ func (s *Supervisor) start() (*child, error) {
 		sys.Credential = s.opts.Identity.Credential
 	}
 	// With a terminal on stdin the child's group must own it, or reading
-	// it stops the app with SIGTTIN and Ctrl-C never reaches it.
-	if s.opts.Stdin == nil && isTerminal(0) {
+	// it stops the app with SIGTTIN and Ctrl-C never reaches it; but only
+	// when the terminal is ours to give: a backgrounded pysup must not take
+	// it from the shell.
+	if s.opts.Stdin == nil && ownsTerminal(0) {
 		sys.Foreground = true
 		sys.Ctty = 0
 	}
@@ -56,7 +58,9 @@ func (s *Supervisor) start() (*child, error) {
 	return &child{pid: pid, done: done, started: time.Now()}, nil
 }
 
-func isTerminal(fd int) bool {
-	_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
-	return err == nil
+// ownsTerminal reports whether fd is a terminal whose foreground process
+// group is ours.
+func ownsTerminal(fd int) bool {
+	fg, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP)
+	return err == nil && fg == unix.Getpgrp()
 }

@@ -96,23 +96,21 @@ func (s *Supervisor) sendStop(pid int, stop *stopState) <-chan time.Time {
 		s.log.Info("stop signal dropped by rewrite: waiting for the deadline", "stop_timeout", s.opts.StopTimeout.String())
 	} else {
 		s.log.Info("sending stop signal", "signal", stop.sig.String(), "pid", pid, "stop_timeout", s.opts.StopTimeout.String())
-		if s.opts.SignalGroup {
-			// Descendants that left the group (setsid) must stop too.
-			s.signalEach(pid, descendants(s.self), unix.Signal(stop.sig))
-		} else {
-			s.signal(pid, stop.sig)
-		}
+		// The group only: processes the app started in a session of their
+		// own are the app's to stop; the deadline's SIGKILL reaches them.
+		s.signal(pid, stop.sig)
 	}
 	return time.After(s.opts.StopTimeout)
 }
 
 // sweep waits until no descendant is left, sending sig (unless 0) to the
-// leftovers first and SIGKILL to all at the deadline. pysup must not exit
-// while a worker is still finishing its request within the deadline.
-func (s *Supervisor) sweep(ctx context.Context, sigs <-chan os.Signal, pid int, sig signals.Signal, deadline time.Time) {
+// leftovers first and SIGKILL to all from the deadline on. pysup must not
+// exit while a worker is still finishing its request within the deadline.
+// It reports whether a stop (TERM, INT, ctx) was asked for meanwhile.
+func (s *Supervisor) sweep(ctx context.Context, sigs <-chan os.Signal, pid int, sig signals.Signal, deadline time.Time) (stopAsked bool) {
 	left := descendants(s.self)
 	if len(left) == 0 {
-		return
+		return false
 	}
 	if sig != 0 {
 		s.log.Info("stopping processes the child left", "count", len(left), "signal", sig.String())
@@ -120,30 +118,33 @@ func (s *Supervisor) sweep(ctx context.Context, sigs <-chan os.Signal, pid int, 
 	}
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	killed := false
+	var killedAt time.Time
 	for {
 		left = descendants(s.self)
 		if len(left) == 0 {
-			return
+			return stopAsked
 		}
-		if !killed && !time.Now().Before(deadline) {
-			s.log.Warn("stop timeout: killing every process left", "count", len(left))
+		if !time.Now().Before(deadline) {
+			if killedAt.IsZero() {
+				s.log.Warn("stop timeout: killing every process left", "count", len(left))
+				killedAt = time.Now()
+			} else if time.Since(killedAt) > unkillableWait {
+				s.log.Error("processes survived SIGKILL", "count", len(left))
+				return stopAsked
+			}
+			// Every tick: one forked between our listing and the kill
+			// must not survive.
 			s.signalEach(pid, left, unix.SIGKILL)
-			killed = true
-			// SIGKILL cannot be ignored; give the kernel a moment, but
-			// never hang on an unkillable (D state) process.
-			deadline = time.Now().Add(5 * time.Second)
-		} else if killed && !time.Now().Before(deadline) {
-			s.log.Error("processes survived SIGKILL", "count", len(left))
-			return
 		}
 		select {
 		case <-tick.C:
 		case <-ctx.Done():
-			if !killed {
-				deadline = time.Now()
-			}
+			stopAsked = true
+			deadline = time.Now()
 		case osSig := <-sigs:
+			if isStopRequest(osSig) {
+				stopAsked = true
+			}
 			if to, ok := s.opts.Rewrite.Apply(signals.Signal(osSig.(syscall.Signal))); ok {
 				s.signalEach(pid, left, unix.Signal(to))
 			}
@@ -151,6 +152,10 @@ func (s *Supervisor) sweep(ctx context.Context, sigs <-chan os.Signal, pid int, 
 		s.reaper.Poke()
 	}
 }
+
+// unkillableWait bounds the wait for processes after SIGKILL: one stuck in
+// uninterruptible sleep (D state) must not hang pysup forever.
+const unkillableWait = 5 * time.Second
 
 // killAll sends SIGKILL to the child's group and every descendant.
 func (s *Supervisor) killAll(pid int) {

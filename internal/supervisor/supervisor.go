@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pysup/pysup/internal/config"
+	"github.com/pysup/pysup/internal/identity"
 	"github.com/pysup/pysup/internal/reaper"
 	"github.com/pysup/pysup/internal/signals"
 )
@@ -83,11 +84,15 @@ type Events struct {
 
 // Options configure a Supervisor.
 type Options struct {
-	Argv []string
-	Env  []string
+	// Signals delivers what pysup receives. main registers it first thing
+	// and never unregisters it: a Go PID 1 exits with status 2 on a signal
+	// nobody is notified for. Nil: Run registers its own.
+	Signals <-chan os.Signal
+	Argv    []string
+	Env     []string
 	// Stdin, Stdout, Stderr default to pysup's own.
 	Stdin, Stdout, Stderr *os.File
-	Identity              *Identity
+	Identity              *identity.Identity
 	SignalGroup           bool
 	// StopSignal, when not 0, is sent to stop the child; otherwise the
 	// signal pysup received, rewritten.
@@ -98,6 +103,18 @@ type Options struct {
 	Restart     Restart
 	Events      Events
 	Log         *slog.Logger
+}
+
+// Notify returns a channel receiving every signal pysup handles: the
+// forwardable ones, TERM and INT among them, and CHLD is left to the reaper.
+func Notify() chan os.Signal {
+	ch := make(chan os.Signal, 64)
+	fwd := make([]os.Signal, 0, 64)
+	for _, sig := range signals.Forwardable() {
+		fwd = append(fwd, sig)
+	}
+	signal.Notify(ch, fwd...)
+	return ch
 }
 
 // Supervisor runs one child command. Use it once.
@@ -130,13 +147,12 @@ type child struct {
 // acts as a SIGTERM. An error means the child could not be started; the
 // status is then 126 or 127 as a shell would return.
 func (s *Supervisor) Run(ctx context.Context) (int, error) {
-	sigs := make(chan os.Signal, 64)
-	fwd := make([]os.Signal, 0, 64)
-	for _, sig := range signals.Forwardable() {
-		fwd = append(fwd, sig)
+	sigs := s.opts.Signals
+	if sigs == nil {
+		ch := Notify()
+		defer signal.Stop(ch)
+		sigs = ch
 	}
-	signal.Notify(sigs, fwd...)
-	defer signal.Stop(sigs)
 
 	restarts := 0
 	backoff := s.opts.Restart.Delay
@@ -153,7 +169,10 @@ func (s *Supervisor) Run(ctx context.Context) (int, error) {
 			s.phase(PhaseExited)
 			return code, err
 		}
-		s.log.Info("child started", "pid", c.pid, "argv", s.opts.Argv)
+		// The argv often carries credentials (a broker URL with a
+		// password): only its first word goes to shipped logs.
+		s.log.Info("child started", "pid", c.pid, "command", s.opts.Argv[0])
+		s.log.Debug("child argv", "pid", c.pid, "argv", s.opts.Argv)
 		if s.opts.Events.Started != nil {
 			s.opts.Events.Started(c.pid)
 		}
@@ -167,7 +186,11 @@ func (s *Supervisor) Run(ctx context.Context) (int, error) {
 		s.logExit(st, ran)
 
 		if stop == nil && s.shouldRestart(st, restarts) {
-			s.sweep(ctx, sigs, c.pid, s.stopSignal(signals.Signal(unix.SIGTERM)), time.Now().Add(s.opts.StopTimeout))
+			if s.sweep(ctx, sigs, c.pid, s.stopSignal(signals.Signal(unix.SIGTERM)), time.Now().Add(s.opts.StopTimeout)) {
+				// Asked to stop while the leftovers were stopping.
+				s.phase(PhaseExited)
+				return st.ExitCode(), nil
+			}
 			if ran >= s.opts.Restart.MaxDelay {
 				backoff = s.opts.Restart.Delay
 			}

@@ -5,7 +5,8 @@ grandchild is re-parented to pysup (PID 1 or subreaper); the grandchild then
 exits and must be reaped by pysup. After WAIT seconds, the script counts the
 zombies whose parent is its own parent (pysup) and exits 0 when there are
 none, 1 otherwise, writing to $OUT how many grandchildren pysup adopted and
-how many zombies were left.
+how many zombies were left, and how many grandchildren were still alive
+(none must be: a live one would make "no zombie" vacuous).
 """
 import os
 import sys
@@ -40,7 +41,7 @@ for p in os.listdir("/proc"):
 
 os.close(w)
 time.sleep(wait)
-zombies = 0
+zombies = live = 0
 for p in os.listdir("/proc"):
     if not p.isdigit():
         continue
@@ -49,8 +50,11 @@ for p in os.listdir("/proc"):
     except OSError:
         continue
     fields = stat[stat.rindex(")") + 2:].split()
-    if fields[0] == "Z" and int(fields[1]) == sup:
-        zombies += 1
+    if int(p) != os.getpid() and int(fields[1]) == sup:
+        if fields[0] == "Z":
+            zombies += 1
+        else:
+            live += 1
 with open(os.environ["OUT"], "w") as f:
-    f.write(f"adopted {adopted}\nzombies {zombies}\n")
-sys.exit(1 if zombies else 0)
+    f.write(f"adopted {adopted}\nzombies {zombies}\nlive {live}\n")
+sys.exit(1 if zombies or live else 0)

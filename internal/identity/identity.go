@@ -1,4 +1,6 @@
-package supervisor
+// Package identity resolves PYSUP_USER into the credentials the child runs
+// with.
+package identity
 
 import (
 	"fmt"
@@ -17,12 +19,12 @@ type Identity struct {
 	Name string
 }
 
-// LookupUser resolves PYSUP_USER: a name, a uid, or uid:gid / name:group.
+// Lookup resolves PYSUP_USER: a name, a uid, or uid:gid / name:group.
 // A name takes its primary group and supplementary groups from
 // /etc/passwd and /etc/group, as gosu and su-exec do. A bare uid unknown to
 // /etc/passwd runs with gid = uid unless a gid is given: never root's group
 // by accident.
-func LookupUser(spec string) (*Identity, error) {
+func Lookup(spec string) (*Identity, error) {
 	userPart, groupPart, hasGroup := strings.Cut(spec, ":")
 	id := &Identity{Credential: &syscall.Credential{}}
 	u, err := user.Lookup(userPart)
@@ -50,6 +52,7 @@ func LookupUser(spec string) (*Identity, error) {
 			return nil, fmt.Errorf("user %q: %w", userPart, err)
 		}
 		id.Credential.Uid, id.Credential.Gid = uint32(uid), uint32(uid)
+		id.Home = "/" // as gosu does: never the root HOME pysup has
 	}
 	if hasGroup {
 		gid, err := strconv.ParseUint(groupPart, 10, 32)
@@ -60,10 +63,31 @@ func LookupUser(spec string) (*Identity, error) {
 			}
 			gid, _ = strconv.ParseUint(g.Gid, 10, 32)
 		}
+		// As runc does: the given group replaces the passwd primary
+		// group, which stays only if /etc/group lists the user in it.
+		primary := id.Credential.Gid
 		id.Credential.Gid = uint32(gid)
+		groups := []uint32{uint32(gid)}
+		for _, g := range id.Credential.Groups {
+			if g != primary && g != uint32(gid) {
+				groups = append(groups, g)
+			}
+		}
+		id.Credential.Groups = groups
 	}
 	if len(id.Credential.Groups) == 0 {
 		id.Credential.Groups = []uint32{id.Credential.Gid}
 	}
 	return id, nil
+}
+
+// UnmarshalText lets configuration resolve the user while it is parsed, so
+// an unknown user is reported with every other problem.
+func (id *Identity) UnmarshalText(b []byte) error {
+	v, err := Lookup(string(b))
+	if err != nil {
+		return err
+	}
+	*id = *v
+	return nil
 }
