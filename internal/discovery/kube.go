@@ -18,6 +18,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -75,6 +76,7 @@ const (
 	maxEventBytes  = 4 << 20  // one watch event (an EndpointSlice holds at most 1000 endpoints)
 	listPageSize   = 500
 	watchTimeout   = 5 * time.Minute // the server ends a watch after this; we rewatch
+	watchIdle      = 2 * time.Minute // no event or bookmark for this long: rewatch
 	requestTimeout = 30 * time.Second
 	backoffMin     = 200 * time.Millisecond
 	backoffMax     = 30 * time.Second
@@ -301,15 +303,23 @@ func (k *Kube) watch(ctx context.Context, update func([]Endpoint)) error {
 		return fmt.Errorf("watch: %w", err)
 	}
 	defer resp.Body.Close()
+	// A peer that vanished without a reset would hold the watch until TCP
+	// keepalive gives up (minutes). The API server sends a bookmark about
+	// every minute, so silence for watchIdle ends the watch; it resumes
+	// from the last resourceVersion, without a list.
+	var idle atomic.Bool
+	timer := time.AfterFunc(watchIdle, func() { idle.Store(true); cancel() })
+	defer timer.Stop()
 	r := bufio.NewReaderSize(resp.Body, 64<<10)
 	for {
 		line, err := readLine(r, maxEventBytes)
-		if err == io.EOF {
+		if err == io.EOF || (err != nil && idle.Load()) {
 			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("watch: %w", err)
 		}
+		timer.Reset(watchIdle)
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
