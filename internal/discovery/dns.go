@@ -84,4 +84,5 @@ func (d *DNS) resolve(ctx context.Context) ([]Endpoint, error) {
 	return normalize(eps), nil
 }
 
+// String names the source for logs.
 func (d *DNS) String() string { return "dns " + net.JoinHostPort(d.host, d.port) }

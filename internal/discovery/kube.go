@@ -140,6 +140,7 @@ func newKube(ref kubeRef, cfg KubeConfig, m *metrics, log *slog.Logger) (*Kube, 
 	return &Kube{ref: ref, base: base, token: cfg.TokenFile, hc: &http.Client{Transport: tr}, m: m, log: log}, nil
 }
 
+// String names the source for logs.
 func (k *Kube) String() string {
 	return fmt.Sprintf("k8s %s/%s:%s", k.ref.namespace, k.ref.service, k.ref.port)
 }

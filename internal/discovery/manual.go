@@ -52,4 +52,5 @@ func (m *Manual) Run(ctx context.Context, update func([]Endpoint)) error {
 	}
 }
 
+// String names the source for logs.
 func (m *Manual) String() string { return "manual" }

@@ -48,6 +48,7 @@ func (s Static) Run(ctx context.Context, update func([]Endpoint)) error {
 	return ctx.Err()
 }
 
+// String names the source for logs.
 func (s Static) String() string {
 	addrs := make([]string, len(s))
 	for i, e := range s {

@@ -61,6 +61,7 @@ type guardedListener struct {
 	t guardedTransport
 }
 
+// Accept guards each accepted connection.
 func (l guardedListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
