@@ -30,6 +30,8 @@ type Balancer struct {
 	// slots holds one token per request accepted and not yet finished;
 	// a frontend reader takes one before reading on (backpressure).
 	slots chan struct{}
+	// connSlots holds one token per app connection, handshaking or not.
+	connSlots chan struct{}
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -92,18 +94,19 @@ func New(opts Options, src discovery.Source, reg prometheus.Registerer, log *slo
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Balancer{
-		opts:     opts,
-		src:      src,
-		log:      log.With("part", "zmqlb"),
-		m:        m,
-		lim:      limits{maxMessage: opts.MaxMessage, maxFrames: opts.MaxFrames, msgTimeout: opts.Timeout},
-		ln:       ln,
-		slots:    make(chan struct{}, opts.Queue),
-		ctx:      ctx,
-		cancel:   cancel,
-		backends: make(map[string]*backend),
-		pending:  make(map[uint64]*request),
-		conns:    make(map[*appConn]struct{}),
+		opts:      opts,
+		src:       src,
+		log:       log.With("part", "zmqlb"),
+		m:         m,
+		lim:       limits{maxMessage: opts.MaxMessage, maxFrames: opts.MaxFrames, msgTimeout: opts.Timeout},
+		ln:        ln,
+		slots:     make(chan struct{}, opts.Queue),
+		connSlots: make(chan struct{}, opts.MaxConns),
+		ctx:       ctx,
+		cancel:    cancel,
+		backends:  make(map[string]*backend),
+		pending:   make(map[uint64]*request),
+		conns:     make(map[*appConn]struct{}),
 	}, nil
 }
 

@@ -45,16 +45,21 @@ func (lb *Balancer) accept() error {
 			continue
 		}
 		delay = 0
-		lb.mu.Lock()
-		full := len(lb.conns) >= lb.opts.MaxConns
-		lb.mu.Unlock()
-		if full {
+		// Counted from accept, not from the end of the handshake, so that
+		// peers stalling their handshakes cannot exceed the cap either.
+		select {
+		case lb.connSlots <- struct{}{}:
+		default:
 			lb.m.frontend.WithLabelValues("conn_limit").Inc()
 			_ = c.Close()
 			continue
 		}
 		lb.wg.Add(1)
-		go func() { defer lb.wg.Done(); lb.serveApp(c) }()
+		go func() {
+			defer lb.wg.Done()
+			defer func() { <-lb.connSlots }()
+			lb.serveApp(c)
+		}()
 	}
 }
 

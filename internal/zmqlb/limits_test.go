@@ -2,6 +2,7 @@ package zmqlb
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -90,4 +91,25 @@ func TestDrainOverIPC(t *testing.T) {
 	if r.OK == 0 || r.Bad != 0 {
 		t.Errorf("client: %+v", r)
 	}
+}
+
+// Connections beyond MaxConns are refused and counted, handshaking or not.
+func TestConnLimit(t *testing.T) {
+	s := startServer(t, "s", "127.0.0.1", 0)
+	lb, reg := startLB(t, Options{MaxConns: 2}, discovery.Static{s.endpoint()})
+	waitUp(t, lb, 1)
+	for range 2 {
+		c, err := net.Dial("tcp", lb.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close() // silent: stuck in the handshake
+	}
+	waitFor(t, "refusals", func() bool {
+		c, err := net.Dial("tcp", lb.Addr().String())
+		if err == nil {
+			c.Close()
+		}
+		return metricValue(t, reg, "pysup_zmq_frontend_errors_total", map[string]string{"reason": "conn_limit"}) > 0
+	})
 }
