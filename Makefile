@@ -16,10 +16,13 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/pysup
 
 # Installs Debian packages the tests use (python3-zmq, gunicorn, uwsgi,
-# prometheus, ...). Needs root on Debian/Ubuntu; elsewhere it says what is
-# missing and the tests that need it skip.
+# prometheus, ...; needs root on Debian/Ubuntu, elsewhere it says what is
+# missing and the tests that need it skip), then builds a real
+# kube-apiserver and etcd for the discovery tests (about 7 minutes the first
+# time, skipped when tools/kube/bin has them).
 deps:
 	scripts/install-deps.sh
+	tools/kube/build.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go')); \
