@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -11,7 +12,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/pysup/pysup/internal/config"
+	"github.com/pysup/pysup/internal/discovery"
 	"github.com/pysup/pysup/internal/logs"
 	"github.com/pysup/pysup/internal/metrics"
 	"github.com/pysup/pysup/internal/podinfo"
@@ -19,6 +23,7 @@ import (
 	"github.com/pysup/pysup/internal/reaper"
 	"github.com/pysup/pysup/internal/signals"
 	"github.com/pysup/pysup/internal/supervisor"
+	"github.com/pysup/pysup/internal/zmqlb"
 )
 
 // kubernetesDrain is the default drain delay in a pod: long enough for the
@@ -94,6 +99,12 @@ func run(cfg *config.Config, stderr io.Writer) int {
 	supMetrics := exp.Supervisor()
 	exp.Registerer().MustRegister(probe.Collector(health))
 
+	stopBalancer, err := startBalancer(ctx, cfg, exp.Registerer(), log)
+	if err != nil {
+		log.Error("zmq balancer: " + err.Error())
+		return exitUsage
+	}
+
 	stopHTTP, err := serveHTTP(cfg.HTTPAddr, probe.NewHandler(health, exp.Handler()), log)
 	if err != nil {
 		log.Error("PYSUP_HTTP_ADDR (--http-addr): " + err.Error())
@@ -142,12 +153,44 @@ func run(cfg *config.Config, stderr io.Writer) int {
 		Stopped:    supMetrics.StopObserved,
 	}
 	code, _ := supervisor.New(opts.Options, r).Run(ctx)
+	stopBalancer()
 	if pipeline != nil {
 		flushLogs(pipeline, cfg.LogShutdownFlush, log)
 	}
 	shipFinalMetrics(exp, log)
 	log.Info("pysup exiting", "exit_code", code)
 	return code
+}
+
+// startBalancer binds the ZeroMQ frontend, before the child starts so its
+// first connect succeeds, and follows the backends when PYSUP_ZMQ_BACKENDS
+// is set. The returned stop is for after the child exited: the client app
+// has drained by then, and nobody is left to take a reply.
+func startBalancer(ctx context.Context, cfg *config.Config, reg prometheus.Registerer, log *slog.Logger) (stop func(), err error) {
+	if cfg.ZMQBackends == "" {
+		return func() {}, nil
+	}
+	dopts := cfg.ZMQDiscovery()
+	dopts.Registerer, dopts.Log = reg, log
+	src, err := discovery.FromSpec(cfg.ZMQBackends, dopts)
+	if err != nil {
+		return nil, fmt.Errorf("PYSUP_ZMQ_BACKENDS (--zmq-backends): %w", err)
+	}
+	lb, err := zmqlb.New(cfg.ZMQOptions(), src, reg, log)
+	if err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := lb.Run(ctx); err != nil {
+			log.Error("zmq balancer stopped", "error", err.Error())
+		}
+	}()
+	return func() {
+		_ = lb.Close()
+		<-done
+	}, nil
 }
 
 // finalMetricsTimeout bounds the last push and remote write at exit.
