@@ -36,7 +36,8 @@ printf "%-28s %6s ms  (%s ms/start)\n" "bare /bin/true" "$bare" "$(awk -v a=$bar
 printf "%-28s %6s ms  adds %s ms/start\n" "pysup -- /bin/true" "$ps" "$(per_start $ps $bare)"
 for init in tini catatonit; do
   if command -v $init >/dev/null; then
-    t=$(loop_ms $init -- /bin/true)
+    args=(--); [ $init = tini ] && args=(-s --)  # -s: subreaper, as pysup is here
+    t=$(loop_ms $init "${args[@]}" /bin/true)
     printf "%-28s %6s ms  adds %s ms/start\n" "$init -- /bin/true" "$t" "$(per_start $t $bare)"
     eval "${init}_ms=$t"
   fi
@@ -70,5 +71,5 @@ idle_rss() {
 }
 echo "== idle memory while the child sleeps (target for pysup: < 10 MiB)"
 idle_rss "pysup" "$PYSUP" --
-command -v tini >/dev/null && idle_rss "tini" tini --
+command -v tini >/dev/null && idle_rss "tini" tini -s --
 command -v catatonit >/dev/null && idle_rss "catatonit" catatonit --

@@ -93,8 +93,10 @@ func New(opts Options) (*Exporter, error) {
 
 	pysup := prometheus.WrapRegistererWithPrefix("pysup_", e.reg)
 	pysup.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		lazy(func() prometheus.Collector { return collectors.NewGoCollector() }),
+		lazy(func() prometheus.Collector {
+			return collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})
+		}),
 	)
 	e.gatherErrs = prometheus.NewCounter(prometheus.CounterOpts{Name: "pysup_metrics_gather_errors_total",
 		Help: "Sources of /metrics that failed as a whole during a collection (own registry, multiprocess directory)."})
