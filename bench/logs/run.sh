@@ -5,8 +5,8 @@
 #      default buffering and with PYTHONUNBUFFERED=1. Target: <= 1.25x cat.
 #  (b) enrichment throughput on one core (Go benchmark) vs Python logging
 #      with a JSON formatter. Target: >= 30x.
-# Uses bin/pysup when it captures logs (PYSUP_BENCH_BIN=bin/pysup), else the
-# stand-in driver bench/logs/pipe built here.
+# Measures bin/pysup (make bench builds it; PYSUP_BENCH_BIN overrides), or
+# the stand-in driver bench/logs/pipe when there is no binary.
 set -eu
 cd "$(dirname "$0")/../.."
 PY=${PYTHON:-/usr/bin/python3}
@@ -14,8 +14,10 @@ N=${N:-1000000}
 RUNS=${RUNS:-3}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-if [ -n "${PYSUP_BENCH_BIN:-}" ]; then
-	drv="$PYSUP_BENCH_BIN --"
+PYSUP_BENCH_BIN=${PYSUP_BENCH_BIN:-bin/pysup}
+if [ -x "$PYSUP_BENCH_BIN" ]; then
+	# Only the log capture: no probe server, no diagnostics in the way.
+	drv="env PYSUP_HTTP_ADDR=off PYSUP_DIAG_LEVEL=error $PYSUP_BENCH_BIN --"
 else
 	go build -o "$tmp/pipe" ./bench/logs/pipe
 	drv="$tmp/pipe"
