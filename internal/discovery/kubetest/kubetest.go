@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -282,14 +283,17 @@ type Netns struct {
 	Addrs  []string
 }
 
-// NewNetns makes a namespace with 10.201.0.1/24 on the host side and
-// 10.201.0.2-9 inside, removed when the test ends. It needs root and ip.
+// NewNetns makes a namespace with 10.201.N.1/24 on the host side and
+// 10.201.N.2-9 inside, removed when the test ends. It needs root and ip.
+// N is the first subnet no other test process holds, so that the test
+// binaries go test runs in parallel never route to each other's servers.
 func NewNetns(t testing.TB) *Netns {
 	t.Helper()
 	testenv.RequireRoot(t)
 	ip := testenv.RequireBinary(t, "ip")
+	subnet := lockSubnet(t)
 	id := os.Getpid() % 100000
-	n := &Netns{Name: fmt.Sprintf("pysupzmq%d", id), HostIP: "10.201.0.1"}
+	n := &Netns{Name: fmt.Sprintf("pysupzmq%d", id), HostIP: fmt.Sprintf("10.201.%d.1", subnet)}
 	host, peer := fmt.Sprintf("pzh%d", id), fmt.Sprintf("pzn%d", id)
 	run := func(args ...string) {
 		t.Helper()
@@ -309,7 +313,7 @@ func NewNetns(t testing.TB) *Netns {
 	run("addr", "add", n.HostIP+"/24", "dev", host)
 	run("link", "set", host, "up")
 	for i := 2; i <= 9; i++ {
-		a := fmt.Sprintf("10.201.0.%d", i)
+		a := fmt.Sprintf("10.201.%d.%d", subnet, i)
 		n.Addrs = append(n.Addrs, a)
 		run("-n", n.Name, "addr", "add", a+"/24", "dev", peer)
 	}
@@ -320,3 +324,23 @@ func NewNetns(t testing.TB) *Netns {
 
 // Exec is the argv prefix that runs a command inside the namespace.
 func (n *Netns) Exec() []string { return []string{"ip", "netns", "exec", n.Name} }
+
+// lockSubnet takes the first free one of 64 subnets by an exclusive lock
+// on a file named for it, held until the test ends.
+func lockSubnet(t testing.TB) int {
+	t.Helper()
+	for n := 0; n < 64; n++ {
+		f, err := os.OpenFile(filepath.Join(os.TempDir(), fmt.Sprintf("pysup-netns-10.201.%d.lock", n)), os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			f.Close()
+			continue
+		}
+		t.Cleanup(func() { f.Close() })
+		return n
+	}
+	t.Fatal("no free test subnet in 10.201.0-63.0/24")
+	return 0
+}
