@@ -31,7 +31,7 @@ type object struct {
 		Resources []string `json:"resources"`
 		Verbs     []string `json:"verbs"`
 	} `json:"rules"`
-	RoleRef  struct{ Kind, Name string } `json:"roleRef"`
+	RoleRef  struct{ Kind, Name string }   `json:"roleRef"`
 	Subjects []struct{ Kind, Name string } `json:"subjects"`
 	Items    []object                      `json:"items"`
 }
