@@ -20,7 +20,7 @@ import (
 // it, ends in a graceful stop with the right exit status. The drain delay
 // is shortened to keep the tests quick; everything else is the image's.
 
-const testDrain = "PYSUP_DRAIN_DELAY=1s"
+const testDrain = "PYSUP_DRAIN_DELAY=1500ms"
 
 // stopWhileServing sends SIGTERM while a slow request is in flight, checks
 // that /readyz turns 503 at once while the request is still answered, and
@@ -28,10 +28,11 @@ const testDrain = "PYSUP_DRAIN_DELAY=1s"
 func stopWhileServing(t *testing.T, a *app, p *proc, started string) int {
 	t.Helper()
 	base := fmt.Sprintf("http://127.0.0.1:%d", a.h.port(t, "8000"))
-	slow := inflight(base + "/slow?s=2")
+	// Longer than the drain: still running when the stop signal goes out.
+	slow := inflight(base + "/slow?s=4")
 	p.waitRecord(started, 10*time.Second)
 	p.signal(syscall.SIGTERM)
-	deadline := time.Now().Add(900 * time.Millisecond) // within the 1 s drain
+	deadline := time.Now().Add(1400 * time.Millisecond) // within the 1.5 s drain
 	for status(a.probeURL(t, "/readyz")) != 503 {
 		if time.Now().After(deadline) {
 			t.Errorf("/readyz still not 503 after SIGTERM")
