@@ -84,9 +84,10 @@ type probeSpec struct {
 }
 
 type container struct {
-	Name string   `json:"name"`
-	Args []string `json:"args"`
-	Env  []struct {
+	Name    string   `json:"name"`
+	Command []string `json:"command"`
+	Args    []string `json:"args"`
+	Env     []struct {
 		Name      string `json:"name"`
 		Value     string `json:"value"`
 		ValueFrom *struct {
@@ -199,10 +200,10 @@ func TestManifestsAcceptedByAPIServer(t *testing.T) {
 			if want := documents(string(src)); len(objs) != want {
 				t.Errorf("the server returned %d objects for %d documents", len(objs), want)
 			}
-			for _, o := range objs {
-				checkObject(t, o)
-			}
 			dir := filepath.Dir(rel)
+			for _, o := range objs {
+				checkObject(t, dir, o)
+			}
 			byDir[dir] = append(byDir[dir], objs...)
 		})
 	}
@@ -235,7 +236,7 @@ func template(t *testing.T, o object) *podTemplate {
 	return spec.Template
 }
 
-func checkObject(t *testing.T, o object) {
+func checkObject(t *testing.T, dir string, o object) {
 	t.Helper()
 	pt := template(t, o)
 	if pt == nil {
@@ -245,6 +246,28 @@ func checkObject(t *testing.T, o object) {
 	for _, c := range pt.Spec.Containers {
 		if c.runsPysup() {
 			checkPysupContainer(t, where+" container "+c.Name, pt, c)
+			checkImageAgrees(t, where+" container "+c.Name, dir, c)
+		}
+	}
+}
+
+// checkImageAgrees checks that a container running its image's CMD states
+// pysup's settings as the image's Dockerfile does, so the tests that run
+// the Dockerfile's settings test what the manifest deploys.
+func checkImageAgrees(t *testing.T, where, dir string, c container) {
+	t.Helper()
+	if len(c.Command) > 0 {
+		t.Errorf("%s: command %q replaces the image's ENTRYPOINT [pysup --]; set args instead", where, c.Command)
+	}
+	if _, err := os.Stat(filepath.Join(exampleDir(dir), "Dockerfile")); err != nil || len(c.Args) > 0 {
+		return // no image here, or another command with settings of its own
+	}
+	for _, kv := range readDockerfile(t, dir).env {
+		if !strings.HasPrefix(kv[0], "PYSUP_") && kv[0] != "PROMETHEUS_MULTIPROC_DIR" {
+			continue
+		}
+		if v, ok := c.env(kv[0]); ok && v != kv[1] {
+			t.Errorf("%s: %s=%q, but the image's Dockerfile says %q", where, kv[0], v, kv[1])
 		}
 	}
 }
