@@ -1,4 +1,4 @@
-"""Sends tasks to the worker's broker, e.g. with kubectl exec:
+"""Sends a task to the worker's broker, e.g. with kubectl exec:
     python3 enqueue.py add 2 3
     python3 enqueue.py slow 5
 """
@@ -6,6 +6,12 @@ import sys
 
 import tasks
 
+
+def number(s):
+    return float(s) if "." in s else int(s)
+
+
 name, *args = sys.argv[1:] or ["add", "2", "3"]
-result = getattr(tasks, name).delay(*(float(a) if "." in a else int(a) for a in args))
-print(f"sent {name}{tuple(args)} as {result.id}")
+values = [number(a) for a in args]
+result = getattr(tasks, name).delay(*values)
+print(f"sent {name}{tuple(values)} as {result.id}")
