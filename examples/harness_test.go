@@ -297,15 +297,24 @@ type proc struct {
 	t              *testing.T
 	name           string
 	cmd            *exec.Cmd
+	pid            int // pysup's, as this test sees it
 	stdout, stderr *syncBuffer
 	done           chan struct{}
 	code           int
 }
 
-// start runs pysup -- argv in the example's directory (the image's WORKDIR).
+// start runs pysup -- argv in the example's directory (the image's
+// WORKDIR). As root, pysup runs as PID 1 of a new PID namespace, as in a
+// container; otherwise as a subreaper.
 func (a *app) start(t *testing.T) *proc {
 	t.Helper()
-	cmd := exec.Command(testenv.Pysup(t), append([]string{"--"}, a.argv...)...)
+	argv := append([]string{testenv.Pysup(t), "--"}, a.argv...)
+	unshare, err := exec.LookPath("unshare")
+	pid1 := os.Geteuid() == 0 && err == nil
+	if pid1 {
+		argv = append([]string{unshare, "--pid", "--fork", "--mount-proc"}, argv...)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = exampleDir(a.name)
 	cmd.Env = a.env
 	p := &proc{t: t, name: a.name, cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
@@ -314,6 +323,7 @@ func (a *app) start(t *testing.T) *proc {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start pysup: %v", err)
 	}
+	p.pid = cmd.Process.Pid
 	go func() {
 		_ = cmd.Wait()
 		p.code = cmd.ProcessState.ExitCode()
@@ -322,11 +332,15 @@ func (a *app) start(t *testing.T) *proc {
 		}
 		close(p.done)
 	}()
+	if pid1 {
+		p.pid = childPid(t, p.pid) // unshare --fork waits for pysup, PID 1 inside
+	}
 	t.Cleanup(func() {
 		select {
 		case <-p.done:
 		default:
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			_ = syscall.Kill(p.pid, syscall.SIGKILL) // PID 1 inside: its namespace goes with it
 			<-p.done
 		}
 		if t.Failed() {
@@ -344,10 +358,26 @@ func tail(s string) string {
 	return s
 }
 
-// signal sends sig to pysup.
+// childPid is the first child of parent.
+func childPid(t *testing.T, parent int) int {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", parent, parent))
+		if f := strings.Fields(string(b)); len(f) > 0 {
+			pid, _ := strconv.Atoi(f[0])
+			return pid
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("unshare (pid %d) started no child", parent)
+	return 0
+}
+
+// signal sends sig to pysup, as the container runtime does.
 func (p *proc) signal(sig syscall.Signal) {
 	p.t.Helper()
-	if err := p.cmd.Process.Signal(sig); err != nil {
+	if err := syscall.Kill(p.pid, sig); err != nil {
 		p.t.Fatalf("signal %v: %v", sig, err)
 	}
 }
@@ -355,8 +385,10 @@ func (p *proc) signal(sig syscall.Signal) {
 // wait returns pysup's exit status, failing the test after timeout.
 func (p *proc) wait(timeout time.Duration) int {
 	p.t.Helper()
+	start := time.Now()
 	select {
 	case <-p.done:
+		p.t.Logf("%s: pysup exited %d after %s", p.name, p.code, time.Since(start).Round(time.Millisecond))
 		return p.code
 	case <-time.After(timeout):
 		p.t.Fatalf("%s: pysup still running after %s", p.name, timeout)
@@ -416,7 +448,9 @@ func (p *proc) waitRecord(substr string, timeout time.Duration) record {
 // waitReady polls /readyz until it answers 200.
 func (p *proc) waitReady(url string, timeout time.Duration) {
 	p.t.Helper()
-	deadline := time.Now().Add(timeout)
+	start := time.Now()
+	defer func() { p.t.Logf("%s: ready after %s", p.name, time.Since(start).Round(time.Millisecond)) }()
+	deadline := start.Add(timeout)
 	for status(url) != 200 {
 		select {
 		case <-p.done:
