@@ -208,6 +208,7 @@ func TestManifestsAcceptedByAPIServer(t *testing.T) {
 		})
 	}
 	t.Run("zmq-echo", func(t *testing.T) { checkZmqEcho(t, byDir["zmq-echo"]) })
+	t.Run("zmq-echo/rbac.yaml/least-privilege", func(t *testing.T) { checkRBAC(t, c, kubectl, kubeconfig) })
 	t.Run("fluent-bit", func(t *testing.T) { checkFluentBit(t, byDir["fluent-bit"]) })
 }
 
@@ -553,5 +554,40 @@ func checkFluentBit(t *testing.T, objs []object) {
 	readme, _ := os.ReadFile(filepath.Join(exampleDir(""), "README.md"))
 	if !strings.Contains(string(readme), "PYSUP_FLUENT_ADDR=tcp://fluent-bit:24224") {
 		t.Error("examples/README.md does not show PYSUP_FLUENT_ADDR=tcp://fluent-bit:24224")
+	}
+}
+
+// checkRBAC applies examples/zmq-echo/rbac.yaml for real and asks the API
+// server what the client's ServiceAccount may do: watch the EndpointSlices
+// of its namespace, and nothing else pysup does not need.
+func checkRBAC(t *testing.T, c *kubetest.Cluster, kubectl, kubeconfig string) {
+	const ns = "pysup-examples-rbac"
+	c.Namespace(ns)
+	kube := func(args ...string) (string, error) {
+		out, err := exec.Command(kubectl, append([]string{"--kubeconfig", kubeconfig, "-n", ns}, args...)...).CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	if out, err := kube("apply", "-f", filepath.Join(exampleDir("zmq-echo"), "rbac.yaml")); err != nil {
+		t.Fatalf("kubectl apply rbac.yaml: %v\n%s", err, out)
+	}
+	as := "--as=system:serviceaccount:" + ns + ":pysup-zmq-client"
+	for _, q := range []struct {
+		verb, resource, namespace string
+		want                      string
+	}{
+		{"list", "endpointslices.discovery.k8s.io", ns, "yes"},
+		{"watch", "endpointslices.discovery.k8s.io", ns, "yes"},
+		{"get", "endpointslices.discovery.k8s.io", ns, "yes"},
+		{"update", "endpointslices.discovery.k8s.io", ns, "no"},
+		{"list", "endpointslices.discovery.k8s.io", "default", "no"},
+		{"get", "secrets", ns, "no"},
+		{"list", "pods", ns, "no"},
+		{"list", "endpoints", ns, "no"},
+	} {
+		// can-i exits 1 for "no": the answer is what counts.
+		got, _ := kube("auth", "can-i", q.verb, q.resource, "--namespace="+q.namespace, as)
+		if got != q.want {
+			t.Errorf("pysup-zmq-client: can-i %s %s in %s: %q, want %s", q.verb, q.resource, q.namespace, got, q.want)
+		}
 	}
 }
