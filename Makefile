@@ -18,8 +18,8 @@ build:
 # Installs Debian packages the tests use (python3-zmq, gunicorn, uwsgi,
 # prometheus, ...; needs root on Debian/Ubuntu, elsewhere it says what is
 # missing and the tests that need it skip), then builds a real
-# kube-apiserver and etcd for the discovery tests (about 7 minutes the first
-# time, skipped when tools/kube/bin has them).
+# kube-apiserver, etcd and kubectl for the discovery and manifest tests
+# (about 7 minutes the first time, skipped when tools/kube/bin has them).
 deps:
 	scripts/install-deps.sh
 	tools/kube/build.sh
