@@ -28,6 +28,7 @@ type example struct {
 	child     string   // a word of the command line of pysup's child
 	startLogs []string // messages the app logs by the time it is ready and answered appPath
 	stopLogs  []string // messages the app logs when it stops gracefully
+	stopSig   string   // the stop signal pysup sends after the drain (its preset's)
 	exitCode  int      // the container's exit status after podman stop
 	env       []string // extra -e NAME=VALUE
 }
@@ -36,7 +37,7 @@ type example struct {
 var examples = []example{
 	{dir: "demo", appPort: 8000, appPath: "/", child: "app.py",
 		startLogs: []string{"listening on 0.0.0.0:8000", "hello from "},
-		stopLogs:  []string{"KeyboardInterrupt: finishing in-flight requests", "bye"}},
+		stopLogs:  []string{"KeyboardInterrupt: finishing in-flight requests", "bye"}, stopSig: "INT"},
 }
 
 const (
@@ -248,6 +249,7 @@ func runExample(t *testing.T, im *images, ex example) {
 	diag := records(t, errOut)
 	for _, want := range []struct{ message, key, value string }{
 		{"stop requested: draining", "signal", "TERM"},
+		{"sending stop signal", "signal", ex.stopSig},
 		{"pysup exiting", "exit_code", strconv.Itoa(ex.exitCode)},
 	} {
 		if !hasRecord(diag, want.message, want.key, want.value) {

@@ -59,6 +59,7 @@ func prepareImages(t *testing.T) *images {
 		}
 	}
 	lockCache(t, cacheDir)
+	resetAfterReboot(t, runDir)
 	p := newPodman(t, cacheDir, runDir)
 	im := &images{podman: p, base: baseImage(t, p, cacheDir), pysup: pysupImage}
 	buildPysupImage(t, p, im.base)
@@ -76,6 +77,33 @@ func lockCache(t *testing.T, cacheDir string) {
 		t.Fatalf("locking %s: %v", cacheDir, err)
 	}
 	t.Cleanup(func() { f.Close() })
+}
+
+// resetAfterReboot empties runDir when the machine booted since it was
+// last used: podman expects its run state on a tmpfs, and /run is not one
+// everywhere (it is not on this machine).
+func resetAfterReboot(t *testing.T, runDir string) {
+	t.Helper()
+	boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mark := filepath.Join(runDir, "boot_id")
+	if last, err := os.ReadFile(mark); err == nil && string(last) == string(boot) {
+		return
+	}
+	entries, err := os.ReadDir(runDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(runDir, e.Name())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(mark, boot, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // baseImage returns the cached base image, making it with debootstrap and
