@@ -38,6 +38,17 @@ var examples = []example{
 	{dir: "demo", appPort: 8000, appPath: "/", child: "app.py",
 		startLogs: []string{"listening on 0.0.0.0:8000", "hello from "},
 		stopLogs:  []string{"KeyboardInterrupt: finishing in-flight requests", "bye"}, stopSig: "INT"},
+	{dir: "flask-gunicorn", appPort: 8000, appPath: "/", child: "gunicorn",
+		startLogs: []string{"Listening at: http://0.0.0.0:8000", "hello served"},
+		stopLogs:  []string{"Handling signal: term", "Shutting down: Master"}, stopSig: "TERM"},
+	{dir: "uwsgi", appPort: 8000, appPath: "/", child: "uwsgi",
+		startLogs: []string{"spawned uWSGI worker 2", "hello served by worker"},
+		stopLogs:  []string{"graceful shutdown triggered", "goodbye to uWSGI."}, stopSig: "TERM"},
+	{dir: "celery-worker", child: "celery",
+		startLogs: []string{"ready."}, stopLogs: []string{"Warm shutdown"}, stopSig: "TERM"},
+	{dir: "zmq-echo", child: "server.py",
+		startLogs: []string{"echo server listening on tcp://0.0.0.0:5556"},
+		stopLogs:  []string{"echo server stopped after"}, stopSig: "INT"},
 }
 
 const (
