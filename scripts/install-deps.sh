@@ -11,6 +11,9 @@ pkgs=(
   tini catatonit wrk util-linux procps curl iproute2
   dnsmasq-base
   prometheus prometheus-pushgateway
+  # test/container: rootful podman with runc (crun fails on hybrid cgroups),
+  # netavark + iptables for -p, debootstrap for the Python base image.
+  podman runc netavark aardvark-dns iptables debootstrap
 )
 
 missing=()

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 logging.basicConfig(level=logging.INFO, format="%(levelname)s:%(name)s:%(message)s")
 log = logging.getLogger("demo")
+HOST = os.environ.get("HOST", "127.0.0.1")  # 0.0.0.0 in the container image
 PORT = int(os.environ.get("PORT", "8000"))
 
 
@@ -55,10 +56,10 @@ class Handler(BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
-    server = ThreadingHTTPServer(("127.0.0.1", PORT), Handler)
+    server = ThreadingHTTPServer((HOST, PORT), Handler)
     server.daemon_threads = False
     server.block_on_close = True
-    log.info("listening on 127.0.0.1:%d", PORT)
+    log.info("listening on %s:%d", HOST, PORT)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
