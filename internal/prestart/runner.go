@@ -12,13 +12,19 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/pysup/pysup/internal/identity"
 	"github.com/pysup/pysup/internal/reaper"
-	"github.com/pysup/pysup/internal/supervisor"
+)
+
+// The shell's statuses for a command that could not be run.
+const (
+	exitNotExecutable = 126
+	exitNotFound      = 127
 )
 
 // Starter starts processes and owns their wait; *reaper.Reaper is one.
@@ -60,6 +66,10 @@ type Runner struct {
 	StopSignal  syscall.Signal
 	StopTimeout time.Duration
 	Starter     Starter
+	// LookPath finds a command in the PATH of env; pysup passes
+	// supervisor.LookPath, which uses the child's PATH as the child's start
+	// does. Nil: exec.LookPath, with pysup's own PATH.
+	LookPath func(file string, env []string) (string, error)
 	// Streams returns a command's output streams; nil, or a nil Streams,
 	// uses pysup's own stdout and stderr.
 	Streams func(p Progress) (Streams, error)
@@ -150,25 +160,25 @@ func (r *Runner) runOne(ctx context.Context, p Progress, c Command, deadline <-c
 	if err := ctx.Err(); err != nil {
 		return &Error{Progress: p, Code: 128 + int(r.stopSignal()), Stopped: true, Err: err}
 	}
-	path, err := supervisor.LookPath(c.Argv[0], r.Env)
+	path, err := r.lookPath(c.Argv[0])
 	if err != nil {
-		code := supervisor.ExitNotFound
-		var se *supervisor.StartError
-		if errors.As(err, &se) {
-			code = se.Code
+		code := exitNotFound
+		var ec interface{ ExitCode() int }
+		if errors.As(err, &ec) {
+			code = ec.ExitCode()
 		}
 		return fail(err, code)
 	}
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {
-		return fail(err, supervisor.ExitNotExecutable)
+		return fail(err, exitNotExecutable)
 	}
 	defer devnull.Close()
 	stdout, stderr := os.Stdout, os.Stderr
 	var streams Streams
 	if r.Streams != nil {
 		if streams, err = r.Streams(p); err != nil {
-			return fail(err, supervisor.ExitNotExecutable)
+			return fail(err, exitNotExecutable)
 		}
 	}
 	if streams != nil {
@@ -187,9 +197,9 @@ func (r *Runner) runOne(ctx context.Context, p Progress, c Command, deadline <-c
 	started := time.Now()
 	pid, done, err := r.Starter.Start(path, c.Argv, attr)
 	if err != nil {
-		code := supervisor.ExitNotExecutable
+		code := exitNotExecutable
 		if os.IsNotExist(err) {
-			code = supervisor.ExitNotFound
+			code = exitNotFound
 		}
 		return fail(err, code)
 	}
@@ -251,6 +261,13 @@ wait:
 		e.Code = 128 + int(r.stopSignal())
 	}
 	return e
+}
+
+func (r *Runner) lookPath(file string) (string, error) {
+	if r.LookPath != nil {
+		return r.LookPath(file, r.Env)
+	}
+	return exec.LookPath(file)
 }
 
 func (r *Runner) stopSignal() syscall.Signal {
