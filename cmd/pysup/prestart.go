@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"syscall"
 
 	"github.com/pysup/pysup/internal/config"
@@ -20,9 +21,18 @@ func prestartRunner(cfg *config.Config, opts supervisor.Options, r *reaper.Reape
 	if len(cfg.PrestartCommands) == 0 {
 		return nil
 	}
+	// The sd_notify socket and watchdog are the child's: a pre-start
+	// command's READY=1 must not make the pod ready.
+	notify := envMap(health.ChildEnv())
+	env := make([]string, 0, len(opts.Env))
+	for _, kv := range opts.Env {
+		if k, _, _ := strings.Cut(kv, "="); notify[k] == "" {
+			env = append(env, kv)
+		}
+	}
 	runner := &prestart.Runner{
 		Commands:    cfg.PrestartCommands,
-		Env:         opts.Env,
+		Env:         env,
 		Identity:    opts.Identity,
 		Timeout:     cfg.PrestartTimeout,
 		StopSignal:  syscall.Signal(cfg.StopSignal),

@@ -257,20 +257,20 @@ func TestPrestartStoppedBySIGTERM(t *testing.T) {
 }
 
 // TestPrestartUserAndRestarts: the pre-start commands run as PYSUP_USER
-// with the child's environment, and an in-place restart of the child does
-// not run them again.
+// with the child's environment but not its sd_notify socket, and an
+// in-place restart of the child does not run them again.
 func TestPrestartUserAndRestarts(t *testing.T) {
 	testenv.RequireRoot(t)
 	out := newOut(t)
 	r := startPysup(t, mode{name: "subreaper"}, []string{out.env(), "PYSUP_USER=nobody", "PYSUP_LOG=false",
-		"PYSUP_RESTART=on-failure", "PYSUP_RESTART_DELAY=50ms", "PYSUP_RESTART_LIMIT=2",
-		`PYSUP_PRESTART=sh -c 'echo "prestart $(id -un) $USER" >> "$OUT"'`},
-		"--", "/bin/sh", "-c", `echo "child $(id -un)" >> "$OUT"; exit 3`)
+		"PYSUP_RESTART=on-failure", "PYSUP_RESTART_DELAY=50ms", "PYSUP_RESTART_LIMIT=2", "PYSUP_READY_CHECK=notify",
+		`PYSUP_PRESTART=sh -c 'echo "prestart $(id -un) $USER ${NOTIFY_SOCKET:-no-socket}" >> "$OUT"'`},
+		"--", "/bin/sh", "-c", `echo "child $(id -un) ${NOTIFY_SOCKET:+socket}" >> "$OUT"; exit 3`)
 	if code := r.wait(30 * time.Second); code != 3 {
 		t.Errorf("exit status %d, want the child's 3", code)
 	}
 	got := strings.Join(out.lines(), "|")
-	if want := "prestart nobody nobody|child nobody|child nobody|child nobody"; got != want {
+	if want := "prestart nobody nobody no-socket|child nobody socket|child nobody socket|child nobody socket"; got != want {
 		t.Errorf("lines %q, want %q: once before the first start only, as the child's user", got, want)
 	}
 }
