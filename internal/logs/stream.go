@@ -21,6 +21,8 @@ type streamReader struct {
 	stream Stream
 	file   *os.File
 	static []staticField // PYSUP_LOG_FIELDS, after a tagged stream's own
+	// consoleTag is a tagged stream's fields for the console format.
+	consoleTag []byte
 
 	fr         *framer
 	j          joiner
@@ -189,6 +191,9 @@ func (s *streamReader) write(r *Record) {
 	s.outRecords++
 	if p.console {
 		s.out = appendConsole(s.out, r, p.color)
+		if s.consoleTag != nil {
+			s.out = append(append(s.out[:len(s.out)-1], s.consoleTag...), '\n')
+		}
 	} else {
 		s.out = appendJSON(s.out, r, s.static, kube.json)
 	}

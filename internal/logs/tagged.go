@@ -8,8 +8,9 @@ import (
 
 // Field is a member added to every record of a pair of tagged streams.
 type Field struct {
-	Key string
-	enc staticField
+	Key     string
+	enc     staticField
+	console string // value as the console format shows it
 }
 
 // String is a field with a string value.
@@ -18,6 +19,7 @@ func String(key, value string) Field {
 	f.enc.json = append(appendString(nil, []byte(key)), ':')
 	f.enc.json = appendString(f.enc.json, []byte(value))
 	f.enc.msgp = appendMsgpStr(appendMsgpStr(nil, []byte(key)), []byte(value))
+	f.console = value
 	return f
 }
 
@@ -27,6 +29,7 @@ func Int(key string, value int) Field {
 	f.enc.json = append(appendString(nil, []byte(key)), ':')
 	f.enc.json = strconv.AppendInt(f.enc.json, int64(value), 10)
 	f.enc.msgp = appendMsgpInt(appendMsgpStr(nil, []byte(key)), int64(value))
+	f.console = strconv.Itoa(value)
 	return f
 }
 
@@ -73,6 +76,14 @@ func (p *Pipeline) NewStreams(fields ...Field) (*Streams, error) {
 			static = append(static, f)
 		}
 	}
+	// The console format shows the fields after the app's, as key=value.
+	var tag []byte
+	for _, f := range fields {
+		tag = append(tag, ' ', ' ')
+		tag = appendTerminalSafe(tag, []byte(f.Key))
+		tag = append(tag, '=')
+		tag = appendTerminalSafe(tag, []byte(f.console))
+	}
 	rOut, wOut, err := newPipe()
 	if err != nil {
 		return nil, err
@@ -87,7 +98,7 @@ func (p *Pipeline) NewStreams(fields ...Field) (*Streams, error) {
 	p.extraFiles = append(p.extraFiles, rOut, rErr)
 	p.extraMu.Unlock()
 	for _, r := range []*streamReader{newStreamReader(p, Stdout, rOut), newStreamReader(p, Stderr, rErr)} {
-		r.static = static
+		r.static, r.consoleTag = static, tag
 		p.extraActive.Add(1)
 		p.extra.Go(func() {
 			defer p.extraActive.Add(-1)

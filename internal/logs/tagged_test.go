@@ -3,6 +3,7 @@ package logs
 import (
 	"context"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 )
@@ -102,5 +103,33 @@ func TestTaggedStreamsHeldOpen(t *testing.T) {
 	}
 	if res.Records != 1 || find(decodeLines(t, out.Bytes()), "message", "before") == nil {
 		t.Errorf("records = %d, output %q: want the line written before", res.Records, out.Bytes())
+	}
+}
+
+// The console format shows a tagged stream's fields after the message.
+func TestTaggedStreamsConsole(t *testing.T) {
+	var out syncBuffer
+	p, err := New(Options{Output: &out, Format: "console"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = p.Run(context.Background()) }()
+	s, err := p.NewStreams(String("phase", "prestart"), Int("prestart_step", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("/bin/echo", "migrating")
+	cmd.Stdout, cmd.Stderr = s.Stdout(), s.Stderr()
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := p.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(out.Bytes()); !strings.HasSuffix(got, " INFO  migrating  phase=prestart  prestart_step=1\n") {
+		t.Errorf("console output %q", got)
 	}
 }
