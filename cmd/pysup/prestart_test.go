@@ -108,7 +108,7 @@ func TestPrestartDjangoMigrate(t *testing.T) {
 		port, probes := freePort(t), freePort(t)
 		base := fmt.Sprintf("http://127.0.0.1:%d", probes)
 		env := djangoEnv(t, "PYSUP_PRESET=gunicorn", "PYSUP_HTTP_ADDR=127.0.0.1:"+strconv.Itoa(probes),
-			"PYSUP_PRESTART="+migrateThenCheck(), "MIGRATION_MARKER="+marker, "MIGRATION_SLEEP=1.5")
+			"PYSUP_PRESTART="+migrateThenCheck(), "MIGRATION_MARKER="+marker, "MIGRATION_SLEEP=3")
 		r := startPysup(t, m, env, gunicornDjango(t, port)...)
 
 		waitFile(t, marker, 30*time.Second)
