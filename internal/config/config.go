@@ -21,6 +21,8 @@ type Config struct {
 	Logs
 	Metrics
 	ZMQ
+	Prestart
+	Sizing
 
 	// Command is the child's argv, from after "--".
 	Command []string `env:"-"`
