@@ -7,6 +7,13 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME ?= 20s
+# pysup speaks HTTP/1.1 only, as server and client: kubelet probes,
+# Prometheus scrapes, the Pushgateway, remote write and the EndpointSlice
+# watch need nothing more, and net/http's bundled HTTP/2 is half a megabyte
+# of binary, which is resident memory of every pysup (README, Figures).
+# Exported so that the tests, the pysup they build and the benchmarks all
+# run what ships.
+export GOFLAGS ?= -tags=nethttpomithttp2
 
 .PHONY: all build deps test test-go lint demo bench fuzz clean docs
 

@@ -106,7 +106,7 @@ func run(cfg *config.Config, stderr io.Writer) int {
 		return exitUsage
 	}
 
-	stopHTTP, err := serveHTTP(cfg.HTTPAddr, probe.NewHandler(health, exp.Handler()), log)
+	stopHTTP, err := serveHTTP(cfg.HTTPAddr, func() http.Handler { return probe.NewHandler(health, exp.Handler()) }, log)
 	if err != nil {
 		log.Error("PYSUP_HTTP_ADDR (--http-addr): " + err.Error())
 		return exitUsage
@@ -298,10 +298,10 @@ func supervisorOptions(cfg *config.Config, log *slog.Logger) (supOptions, error)
 	}, nil
 }
 
-// serveHTTP serves handler at addr until the returned stop is called; an
-// empty addr serves nothing. Listening happens before the child starts, so
-// a taken port fails at once.
-func serveHTTP(addr string, handler http.Handler, log *slog.Logger) (stop func(), err error) {
+// serveHTTP serves the handler it makes at addr until the returned stop is
+// called; an empty addr serves nothing and makes no handler. Listening
+// happens before the child starts, so a taken port fails at once.
+func serveHTTP(addr string, handler func() http.Handler, log *slog.Logger) (stop func(), err error) {
 	if addr == "" {
 		return func() {}, nil
 	}
@@ -309,7 +309,7 @@ func serveHTTP(addr string, handler http.Handler, log *slog.Logger) (stop func()
 	if err != nil {
 		return nil, err
 	}
-	srv := probe.NewServer(addr, handler)
+	srv := probe.NewServer(addr, handler())
 	go func() {
 		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server", "error", err.Error())

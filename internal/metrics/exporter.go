@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
 
@@ -91,11 +90,17 @@ func New(opts Options) (*Exporter, error) {
 		procDir = "/proc"
 	}
 
+	// The constructors of package prometheus, not their wrappers in
+	// prometheus/collectors: they are the same collectors, and importing
+	// that package links database/sql and the collectors' regexps, whose
+	// init runs at every start of pysup.
 	pysup := prometheus.WrapRegistererWithPrefix("pysup_", e.reg)
 	pysup.MustRegister(
-		lazy(func() prometheus.Collector { return collectors.NewGoCollector() }),
+		//nolint:staticcheck // SA1019: collectors.NewGoCollector calls exactly this.
+		lazy(func() prometheus.Collector { return prometheus.NewGoCollector() }),
 		lazy(func() prometheus.Collector {
-			return collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})
+			//nolint:staticcheck // SA1019: as collectors.NewProcessCollector does.
+			return prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{})
 		}),
 	)
 	e.gatherErrs = prometheus.NewCounter(prometheus.CounterOpts{Name: "pysup_metrics_gather_errors_total",

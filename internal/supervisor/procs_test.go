@@ -4,8 +4,11 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // TestDescendantsWalkMatchesScan: the children-list walk and the process
@@ -37,4 +40,37 @@ func pids(ps []proc) []int {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// TestHasChildren: a running child and an unreaped zombie count; once
+// reaped, nothing is left and descendants answers without reading /proc.
+func TestHasChildren(t *testing.T) {
+	if hasChildren() {
+		t.Skip("the test binary already has children")
+	}
+	cmd := exec.Command("sleep", "5")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !hasChildren() {
+		t.Error("hasChildren = false with a running child")
+	}
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	// A zombie until waited for: still a child.
+	for i := 0; i < 100; i++ {
+		if b, _ := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/stat"); strings.Contains(string(b), ") Z ") {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !hasChildren() {
+		t.Error("hasChildren = false with an unreaped zombie")
+	}
+	_ = cmd.Wait()
+	if hasChildren() {
+		t.Error("hasChildren = true after the only child was reaped")
+	}
+	if d := descendants(os.Getpid()); len(d) != 0 {
+		t.Errorf("descendants = %v, want none", d)
+	}
 }

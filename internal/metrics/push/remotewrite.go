@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/klauspost/compress/snappy"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -87,7 +86,7 @@ func (w *RemoteWriter) Write(ctx context.Context) error {
 	for start := 0; start < len(ss); start += w.opts.BatchSize {
 		end := min(start+w.opts.BatchSize, len(ss))
 		buf = encodeWriteRequest(buf[:0], ss[start:end])
-		body := snappy.Encode(nil, buf)
+		body := snappyEncode(nil, buf)
 		if err := w.send(ctx, body); err != nil {
 			w.samples.WithLabelValues("dropped").Add(float64(end - start))
 			errs = append(errs, err)
