@@ -17,12 +17,13 @@ WORKDIR /src
 COPY . .
 ARG VERSION=dev
 ARG COMMIT=
-# Same flags as `make build`: static, no local paths, no symbol tables. The
+# Same flags as `make build`: static, no local paths, no symbol tables, no
+# HTTP/2 (pysup speaks HTTP/1.1 only; see the Makefile). The
 # cache mounts keep modules and compiled packages between builds (BuildKit,
 # the default builder of Docker 23+, and podman/buildah support them).
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
-    CGO_ENABLED=0 go build -trimpath \
+    CGO_ENABLED=0 go build -trimpath -tags nethttpomithttp2 \
       -ldflags "-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" \
       -o /out/pysup ./cmd/pysup \
  && /out/pysup version
