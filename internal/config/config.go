@@ -21,6 +21,7 @@ type Config struct {
 	Logs
 	Metrics
 	ZMQ
+	Lease
 
 	// Command is the child's argv, from after "--".
 	Command []string `env:"-"`

@@ -32,6 +32,8 @@ type body struct {
 	MainPID int          `json:"main_pid,omitempty"`
 	Notify  *notifyBody  `json:"notify,omitempty"`
 	Startup *startupBody `json:"startup,omitempty"`
+
+	Election *electionBody `json:"election,omitempty"`
 }
 
 type checkBody struct {
@@ -106,6 +108,8 @@ func (h *Health) verdict(role Role) (int, string, string) {
 		return http.StatusServiceUnavailable, "starting", "child not started yet"
 	case phaseExited:
 		return http.StatusServiceUnavailable, "exited", "child exited"
+	case phaseHeld:
+		return h.heldVerdict(role)
 	}
 	passed := g != nil && g.startupPassed
 	switch role {
@@ -170,7 +174,7 @@ func firstFailing(g *generation, role Role) string {
 
 func (h *Health) build(role Role, verbose bool) answer {
 	code, status, reason := h.verdict(role)
-	b := body{Status: status, Reason: reason, AppStatus: h.ns.status}
+	b := body{Status: status, Reason: reason, AppStatus: h.ns.status, Election: h.election}
 	if g := h.gen; g != nil {
 		for _, c := range g.checks {
 			if c.def.role == role {
