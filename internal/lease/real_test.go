@@ -195,8 +195,12 @@ type replica struct {
 	code int
 }
 
-func (r *replica) Write(p []byte) (int, error) { r.mu.Lock(); defer r.mu.Unlock(); return r.out.Write(p) }
-func (r *replica) output() string             { r.mu.Lock(); defer r.mu.Unlock(); return r.out.String() }
+func (r *replica) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.out.Write(p)
+}
+func (r *replica) output() string { r.mu.Lock(); defer r.mu.Unlock(); return r.out.String() }
 
 func startReplica(t *testing.T, env []string, id string) *replica {
 	t.Helper()
