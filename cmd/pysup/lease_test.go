@@ -335,3 +335,67 @@ func TestLeaderElectionCeleryBeat(t *testing.T) {
 		t.Errorf("tasks by sender in time order %v (counts %v): want beat %d, then beat %d", order, byPID, first, second)
 	}
 }
+
+// A leader that loses the Lease (another holder appears in it) stops its
+// child at once and goes back to standby: alive, live and ready, showing
+// the new leader; when that holder stops renewing, it leads again.
+func TestLeaderElectionLostLease(t *testing.T) {
+	py := testenv.RequirePython(t)
+	c, kenv := leaseCluster(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "events")
+	p := &pod{name: "pod-1", port: freePort(t)}
+	p.r = startPysup(t, mode{}, append(kenv, "PYSUP_LEADER_ELECTION=singleton", "PYSUP_LEASE_DURATION=4s",
+		"PYSUP_LEASE_RENEW_DEADLINE=2s", "PYSUP_LEASE_RETRY_PERIOD=300ms", "OUT="+out, "LOCK="+filepath.Join(dir, "lock"),
+		"POD_NAME="+p.name, fmt.Sprintf("PYSUP_HTTP_ADDR=127.0.0.1:%d", p.port)),
+		"--", py, testenv.Testdata("lease", "singleton.py"))
+	waitStart(t, out, 0, "", 30*time.Second)
+
+	path := "/apis/coordination.k8s.io/v1/namespaces/apps/leases/singleton"
+	_, b, _ := c.Do(c.AdminToken, "GET", path, nil)
+	var l map[string]any
+	if err := json.Unmarshal(b, &l); err != nil {
+		t.Fatal(err)
+	}
+	spec := l["spec"].(map[string]any)
+	spec["holderIdentity"] = "intruder"
+	spec["renewTime"] = time.Now().UTC().Format("2006-01-02T15:04:05.000000Z")
+	taken := time.Now()
+	c.Must("PUT", path, l)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		evs := events(out)
+		if e := evs[len(evs)-1]; e.what == "stop" {
+			t.Logf("child stopped %s after another holder took the lease", e.at.Sub(taken).Round(time.Millisecond))
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("child not stopped after the lease was lost: %v", evs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	for _, path := range []string{"/livez", "/readyz", "/startupz"} {
+		code, body := p.probe(t, path)
+		if code != 200 || !strings.Contains(body, `"status":"standby"`) || !strings.Contains(body, `"leader":"intruder"`) {
+			t.Errorf("%s while standby: %d %s", path, code, body)
+		}
+	}
+	if v := p.metric(t, `pysup_leader{lease="singleton"}`); v != 0 {
+		t.Errorf("pysup_leader %v after the loss", v)
+	}
+	if v := p.metric(t, `pysup_leader_transitions_total{lease="singleton",to="standby"}`); v != 1 {
+		t.Errorf("transitions to standby %v, want 1", v)
+	}
+	// The intruder never renews: pysup leads again a lease duration later.
+	seen := len(events(out))
+	next := waitStart(t, out, seen, "", 20*time.Second)
+	if took := next.at.Sub(taken); took < 3*time.Second {
+		t.Errorf("led again %s after the intruder's renewal: before its lease expired", took)
+	}
+	select {
+	case <-p.r.done:
+		t.Fatalf("pysup exited (%d) on losing the lease", p.r.code)
+	default:
+	}
+}

@@ -176,14 +176,13 @@ func (e *Elector) renew(rctx context.Context, last time.Time, lost chan struct{}
 			e.mu.Unlock()
 			continue
 		case holder != "" && holder != e.cfg.Identity:
-			e.loseLocked(lost, "another pod holds the lease", "leader", holder)
-			e.state.Holder = holder
+			e.loseLocked(lost, holder, "another pod holds the lease", "leader", holder)
 		case !e.cfg.Now().Before(deadline):
 			attrs := []any{"renew_deadline", e.cfg.RenewDeadline.String()}
 			if err != nil {
 				attrs = append(attrs, "error", err.Error())
 			}
-			e.loseLocked(lost, "lease not renewed within the renew deadline", attrs...)
+			e.loseLocked(lost, "", "lease not renewed within the renew deadline", attrs...)
 		default:
 			if err != nil {
 				e.log.Warn("leader election: renewal failed; retrying", "error", err.Error(),
@@ -197,18 +196,15 @@ func (e *Elector) renew(rctx context.Context, last time.Time, lost chan struct{}
 	}
 }
 
-func (e *Elector) loseLocked(lost chan struct{}, why string, attrs ...any) {
+// loseLocked ends leadership; holder is who holds the Lease now, if known.
+func (e *Elector) loseLocked(lost chan struct{}, holder, why string, attrs ...any) {
 	if e.lost != lost {
 		return
 	}
 	close(lost)
 	e.lost = nil
 	e.log.Warn("leader election: leadership lost: "+why, attrs...)
-	h := e.state.Holder
-	if h == e.cfg.Identity {
-		h = ""
-	}
-	e.setLocked(State{Holder: h})
+	e.setLocked(State{Holder: holder})
 }
 
 // Release ends leadership, if held: it stops renewing and writes a record
