@@ -7,7 +7,7 @@ set -euo pipefail
 pkgs=(
   python3 python3-zmq python3-prometheus-client gunicorn python3-flask
   uwsgi-core uwsgi-plugin-python3 python3-celery python3-uvicorn
-  python3-structlog python3-pythonjsonlogger
+  python3-structlog python3-pythonjsonlogger python3-django
   tini catatonit wrk util-linux procps curl iproute2
   dnsmasq-base
   prometheus prometheus-pushgateway

@@ -79,7 +79,7 @@ func setupLeases(cfg *config.Config, health *probe.Health, reg prometheus.Regist
 		oc := cfg.OnceConfig()
 		oc.Client, oc.Identity, oc.Metrics, oc.Log = client, id, m, log
 		oc.Waiting = func(holder string) {
-			health.Waiting(fmt.Sprintf("waiting for %s, which runs the pre-start commands (once-key %q)", holder, cfg.PrestartOnceKey))
+			health.StartPhase("prestart", fmt.Sprintf("waiting for %s, which runs the pre-start commands (once-key %q)", holder, cfg.PrestartOnceKey))
 		}
 		if ls.once, err = lease.NewOnce(oc); err != nil {
 			return nil, err

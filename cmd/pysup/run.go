@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pysup/pysup/internal/cgroup"
 	"github.com/pysup/pysup/internal/config"
 	"github.com/pysup/pysup/internal/discovery"
 	"github.com/pysup/pysup/internal/logs"
@@ -135,8 +136,14 @@ func run(cfg *config.Config, stderr io.Writer) int {
 		exp.Registerer().MustRegister(logs.Collector(pipeline))
 		opts.Stdout, opts.Stderr = pipeline.Stdout(), pipeline.Stderr()
 	}
+	limits, sizingEnv, webConcurrency := containerSizing(cfg.Sizing, os.LookupEnv, log)
+	exp.Registerer().MustRegister(cgroup.Collector(limits, webConcurrency))
+	for k, v := range opts.presetEnv {
+		sizingEnv[k] = v
+	}
 	opts.Signals = sigs
-	opts.Env = childEnv(os.Environ(), opts.presetEnv, envMap(health.ChildEnv()), opts.Identity)
+	opts.Env = childEnv(os.Environ(), sizingEnv, envMap(health.ChildEnv()), opts.Identity)
+	opts.Prestart = ls.wrapPrestart(prestartPhase(prestartRunner(cfg, opts.Options, r, pipeline, health, log)))
 	opts.Events = supervisor.Events{
 		Phase: func(p supervisor.Phase) {
 			if p == supervisor.PhaseDraining {

@@ -21,6 +21,8 @@ type Config struct {
 	Logs
 	Metrics
 	ZMQ
+	Prestart
+	Sizing
 	Lease
 
 	// Command is the child's argv, from after "--".

@@ -56,6 +56,9 @@ func (l Lease) validate(vars map[string]string, field func(string) string) []str
 	if len(l.PrestartOnceKey) > 1024 {
 		bad("PrestartOnceKey", "longer than 1024 bytes")
 	}
+	if l.PrestartOnceKey != "" && vars["PYSUP_PRESTART"] == "" {
+		bad("PrestartOnceKey", "set without PYSUP_PRESTART: there is nothing to run once")
+	}
 	if l.KubeServiceAccount == "" {
 		bad("KubeServiceAccount", "must not be empty")
 	}

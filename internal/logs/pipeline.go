@@ -83,6 +83,12 @@ type Pipeline struct {
 	rOut, rErr *os.File
 	wOut, wErr *os.File
 
+	// Tagged streams (NewStreams): their readers and read ends.
+	extra       sync.WaitGroup
+	extraActive atomic.Int64
+	extraMu     sync.Mutex
+	extraFiles  []*os.File
+
 	partialPrefix string
 	partialSeq    atomic.Uint64
 
@@ -194,9 +200,17 @@ func (p *Pipeline) abort() {
 			past := time.Unix(1, 0)
 			_ = p.rOut.SetReadDeadline(past)
 			_ = p.rErr.SetReadDeadline(past)
+			p.extraMu.Lock()
+			for _, f := range p.extraFiles {
+				_ = f.SetReadDeadline(past)
+			}
+			p.extraMu.Unlock()
 			select {
 			case <-p.readersDone:
-				return
+				if p.extraActive.Load() == 0 {
+					return
+				}
+				<-t.C
 			case <-t.C:
 			}
 		}
@@ -234,6 +248,18 @@ func (p *Pipeline) Shutdown(ctx context.Context) (Result, error) {
 	} else {
 		p.rOut.Close()
 		p.rErr.Close()
+	}
+	extraDone := make(chan struct{})
+	go func() {
+		p.extra.Wait()
+		close(extraDone)
+	}()
+	select {
+	case <-extraDone:
+	case <-ctx.Done():
+		p.diag.Warn("logs: a pre-start command's output did not reach EOF before the deadline; a process it left may still hold it")
+		p.abort()
+		<-extraDone
 	}
 	res.Records = p.recordsIn.Load()
 	if p.ship != nil {

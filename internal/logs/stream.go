@@ -20,6 +20,7 @@ type streamReader struct {
 	p      *Pipeline
 	stream Stream
 	file   *os.File
+	static []staticField // PYSUP_LOG_FIELDS, after a tagged stream's own
 
 	fr         *framer
 	j          joiner
@@ -41,7 +42,7 @@ type streamReader struct {
 
 func newStreamReader(p *Pipeline, s Stream, f *os.File) *streamReader {
 	return &streamReader{
-		p: p, stream: s, file: f,
+		p: p, stream: s, file: f, static: p.enr.static,
 		fr: newFramer(p.maxLine),
 		j:  joiner{max: max(p.maxLine, 256<<10)},
 	}
@@ -189,11 +190,11 @@ func (s *streamReader) write(r *Record) {
 	if p.console {
 		s.out = appendConsole(s.out, r, p.color)
 	} else {
-		s.out = appendJSON(s.out, r, p.enr.static, kube.json)
+		s.out = appendJSON(s.out, r, s.static, kube.json)
 	}
 	if p.ship != nil {
 		start := len(s.shipBuf)
-		s.shipBuf = appendMsgpack(s.shipBuf, r, p.enr.static, kube.msgp, &s.scratch)
+		s.shipBuf = appendMsgpack(s.shipBuf, r, s.static, kube.msgp, &s.scratch)
 		s.ship = append(s.ship, fluent.Entry{Time: r.Time, Record: s.shipBuf[start:len(s.shipBuf):len(s.shipBuf)]})
 	}
 }

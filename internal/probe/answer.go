@@ -24,6 +24,10 @@ type answers struct {
 type body struct {
 	Status string `json:"status"` // ok, starting, draining, failing, exited, idle
 	Reason string `json:"reason,omitempty"`
+	// Phase and Progress say what pysup does before the child starts
+	// (Health.StartPhase).
+	Phase    string `json:"phase,omitempty"`
+	Progress string `json:"progress,omitempty"`
 	// AppStatus is the child's last sd_notify STATUS= text.
 	AppStatus string      `json:"app_status,omitempty"`
 	Checks    []checkBody `json:"checks,omitempty"`
@@ -102,10 +106,14 @@ func (h *Health) verdict(role Role) (int, string, string) {
 	g := h.gen
 	switch h.phase {
 	case phaseIdle:
-		if role == RoleLive {
-			return http.StatusOK, "starting", "child not started yet"
+		why := "child not started yet"
+		if h.pre.name != "" {
+			why = because(why, h.pre.name+" "+h.pre.progress)
 		}
-		return http.StatusServiceUnavailable, "starting", "child not started yet"
+		if role == RoleLive {
+			return http.StatusOK, "starting", why
+		}
+		return http.StatusServiceUnavailable, "starting", why
 	case phaseExited:
 		return http.StatusServiceUnavailable, "exited", "child exited"
 	case phaseHeld:
@@ -175,6 +183,9 @@ func firstFailing(g *generation, role Role) string {
 func (h *Health) build(role Role, verbose bool) answer {
 	code, status, reason := h.verdict(role)
 	b := body{Status: status, Reason: reason, AppStatus: h.ns.status, Election: h.election}
+	if h.phase == phaseIdle {
+		b.Phase, b.Progress = h.pre.name, h.pre.progress
+	}
 	if g := h.gen; g != nil {
 		for _, c := range g.checks {
 			if c.def.role == role {

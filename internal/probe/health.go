@@ -68,10 +68,13 @@ type Health struct {
 	notify   *notifyListener
 	procDir  string
 
-	mu      sync.Mutex
-	runCtx  context.Context // set by Run: parent of the check loops
-	wg      sync.WaitGroup
-	phase   phase
+	mu     sync.Mutex
+	runCtx context.Context // set by Run: parent of the check loops
+	wg     sync.WaitGroup
+	phase  phase
+	// pre names what pysup does before the first start of the child (the
+	// pre-start commands, waiting for a lease) and how far it got.
+	pre     startPhase
 	pid     int
 	started time.Time
 	gen     *generation
@@ -240,6 +243,26 @@ func (h *Health) Close() {
 	}
 }
 
+// startPhase is a named step before the child starts.
+type startPhase struct {
+	name, progress string
+}
+
+// StartPhase says what pysup does before the first start of the child
+// (name, e.g. "prestart") and how far it got (progress, e.g. "2/3: python3
+// manage.py collectstatic"): /startupz and /readyz report both with 503,
+// /livez answers 200. It applies until ChildStarted; an empty name clears
+// it.
+func (h *Health) StartPhase(name, progress string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.phase != phaseIdle {
+		return
+	}
+	h.pre = startPhase{name: name, progress: progress}
+	h.render()
+}
+
 // ChildStarted says a child (pid) is running: startup begins, with fresh
 // check states and notify state.
 func (h *Health) ChildStarted(pid int) {
@@ -247,6 +270,7 @@ func (h *Health) ChildStarted(pid int) {
 	defer h.mu.Unlock()
 	h.endGenLocked()
 	h.phase, h.pid, h.started = phaseRunning, pid, time.Now()
+	h.pre = startPhase{}
 	h.ns = notifyState{interval: h.watchdog}
 	g := &generation{}
 	for _, d := range h.defs {

@@ -272,3 +272,30 @@ func TestClient(t *testing.T) {
 		t.Fatalf("no pysup: exit %d, %q", code, stderr.String())
 	}
 }
+
+// Before the child starts, a start phase (the pre-start commands) shows on
+// /startupz and /readyz as 503 with its progress, while /livez stays 200;
+// the child's start clears it.
+func TestStartPhase(t *testing.T) {
+	h, srv := newHealth(t, Options{Defaults: fast})
+	h.StartPhase("prestart", "2/3: python3 manage.py collectstatic")
+	for _, p := range []string{"/startupz", "/readyz"} {
+		r := get(t, srv, p)
+		if r.Code != http.StatusServiceUnavailable || r.Body.Phase != "prestart" ||
+			r.Body.Progress != "2/3: python3 manage.py collectstatic" || !strings.Contains(r.Body.Reason, "prestart 2/3") {
+			t.Errorf("%s during prestart: %d %s", p, r.Code, r.Raw)
+		}
+	}
+	if r := get(t, srv, "/livez"); r.Code != http.StatusOK || r.Body.Phase != "prestart" {
+		t.Errorf("/livez during prestart: %d %s", r.Code, r.Raw)
+	}
+	h.ChildStarted(os.Getpid())
+	eventually(t, srv, "/startupz", code(http.StatusOK))
+	if r := get(t, srv, "/startupz"); r.Body.Phase != "" || r.Body.Progress != "" {
+		t.Errorf("/startupz after the start: %s", r.Raw)
+	}
+	h.StartPhase("prestart", "late") // ignored once the child runs
+	if r := get(t, srv, "/readyz"); r.Body.Phase != "" {
+		t.Errorf("/readyz after a late StartPhase: %s", r.Raw)
+	}
+}

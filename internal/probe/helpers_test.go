@@ -134,6 +134,8 @@ type reply struct {
 	Body struct {
 		Status    string `json:"status"`
 		Reason    string `json:"reason"`
+		Phase     string `json:"phase"`
+		Progress  string `json:"progress"`
 		AppStatus string `json:"app_status"`
 		Checks    []struct {
 			Name       string  `json:"name"`

@@ -3,8 +3,7 @@ package probe
 import "net/http"
 
 // hold is a state in which pysup itself keeps the child from running:
-// standby under leader election, or waiting for another replica's
-// pre-start commands.
+// standby under leader election.
 type hold struct {
 	status, reason     string
 	startupOK, readyOK bool
@@ -15,13 +14,6 @@ type hold struct {
 // forever), readiness is ready.
 func (h *Health) Standby(reason string, ready bool) {
 	h.setHold(hold{status: "standby", reason: reason, startupOK: true, readyOK: ready})
-}
-
-// Waiting says the child has not started because pysup waits for
-// something outside the pod (another replica's pre-start commands):
-// startup and readiness fail with reason, liveness passes.
-func (h *Health) Waiting(reason string) {
-	h.setHold(hold{status: "waiting", reason: reason})
 }
 
 func (h *Health) setHold(w hold) {

@@ -26,9 +26,13 @@ type StartError struct {
 func (e *StartError) Error() string { return fmt.Sprintf("cannot run %s: %v", e.Path, e.Err) }
 func (e *StartError) Unwrap() error { return e.Err }
 
-// lookPath finds file in the PATH of the child's environment, not pysup's:
-// the image's ENV PATH is what the user expects to apply.
-func lookPath(file string, env []string) (string, error) {
+// ExitCode is the shell's status for the failure.
+func (e *StartError) ExitCode() int { return e.Code }
+
+// LookPath finds file in the PATH of env (the child's environment, not
+// pysup's: the image's ENV PATH is what the user expects to apply). Its
+// errors are *StartError with the shell's status.
+func LookPath(file string, env []string) (string, error) {
 	if strings.Contains(file, "/") {
 		if err := executable(file); err != nil {
 			return "", err

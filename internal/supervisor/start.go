@@ -11,7 +11,7 @@ import (
 // start launches the command in its own process group, so that signals to
 // the group reach gunicorn's workers too and never pysup itself.
 func (s *Supervisor) start() (*child, error) {
-	path, err := lookPath(s.opts.Argv[0], s.opts.Env)
+	path, err := LookPath(s.opts.Argv[0], s.opts.Env)
 	if err != nil {
 		return nil, err
 	}

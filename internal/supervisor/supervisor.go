@@ -112,8 +112,14 @@ type Options struct {
 	// the stop deadline when the Gate closes: a singleton must be gone
 	// before another pod may start its own.
 	RevokeStopTimeout time.Duration
-	Events            Events
-	Log               *slog.Logger
+	// Prestart, when not nil, runs once before the first start of the
+	// child, never before an in-place restart (the pre-start commands,
+	// wrapped in whatever coordinates them across replicas). A TERM or INT
+	// meanwhile cancels its context, and the child is then never started.
+	// An error ends pysup with its ExitCode() when it has one, else 1.
+	Prestart func(ctx context.Context) error
+	Events   Events
+	Log      *slog.Logger
 }
 
 // Notify returns a channel receiving every signal pysup handles: the
@@ -165,6 +171,13 @@ func (s *Supervisor) Run(ctx context.Context) (int, error) {
 		sigs = ch
 	}
 
+	if s.opts.Prestart != nil {
+		s.phase(PhaseStarting)
+		if code, ok := s.prestart(ctx, sigs); !ok {
+			s.phase(PhaseExited)
+			return code, nil
+		}
+	}
 	restarts := 0
 	backoff := s.opts.Restart.Delay
 	var revoked <-chan struct{}
