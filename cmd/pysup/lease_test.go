@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -397,5 +398,40 @@ func TestLeaderElectionLostLease(t *testing.T) {
 	case <-p.r.done:
 		t.Fatalf("pysup exited (%d) on losing the lease", p.r.code)
 	default:
+	}
+}
+
+// The example RBAC applied with kubectl is all a pysup needs to lead, and
+// nothing more.
+func TestLeaderElectionRBACExample(t *testing.T) {
+	kubectl := filepath.Join(testenv.RepoRoot(), "tools", "kube", "bin", "kubectl")
+	if _, err := os.Stat(kubectl); err != nil {
+		testenv.Missing(t, "kubectl (tools/kube/build.sh)")
+	}
+	c := kubetest.Start(t)
+	c.Must("POST", "/api/v1/namespaces", map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": "shop"}})
+	cmd := exec.Command(kubectl, "--server="+c.URL, "--certificate-authority="+c.CAFile, "--token="+c.AdminToken,
+		"apply", "-n", "shop", "-f", filepath.Join(testenv.RepoRoot(), "examples", "leader-election-rbac.yaml"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
+	}
+	tr := map[string]any{"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": map[string]any{"expirationSeconds": 3600}}
+	var tok struct{ Status struct{ Token string } }
+	if err := json.Unmarshal(c.Must("POST", "/api/v1/namespaces/shop/serviceaccounts/pysup-leases/token", tr), &tok); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/apis/coordination.k8s.io/v1/namespaces/shop/leases", "/api/v1/namespaces/shop/pods", "/api/v1/namespaces/shop/secrets"} {
+		if code, _, _ := c.Do(tok.Status.Token, "GET", p, nil); code != 403 {
+			t.Errorf("GET %s with the example Role: %d, want 403", p, code)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "events")
+	env := append(c.InClusterEnv(c.ServiceAccountDir("shop", tok.Status.Token)), "PYSUP_LEADER_ELECTION=celery-beat",
+		"POD_NAME=beat-0", "OUT="+out, "LOCK="+out+".lock")
+	r := startPysup(t, mode{}, env, "--", testenv.RequirePython(t), testenv.Testdata("lease", "singleton.py"))
+	waitStart(t, out, 0, "", 30*time.Second)
+	r.signal(syscall.SIGTERM)
+	if code := r.wait(20 * time.Second); code != 0 || !strings.Contains(r.stderr.String(), "lease released") {
+		t.Errorf("exit %d; released: %v", code, strings.Contains(r.stderr.String(), "lease released"))
 	}
 }
