@@ -59,9 +59,6 @@ func (l Lease) validate(vars map[string]string, field func(string) string) []str
 	if l.PrestartOnceKey != "" && vars["PYSUP_PRESTART"] == "" {
 		bad("PrestartOnceKey", "set without PYSUP_PRESTART: there is nothing to run once")
 	}
-	if l.KubeServiceAccount == "" {
-		bad("KubeServiceAccount", "must not be empty")
-	}
 	return p
 }
 
