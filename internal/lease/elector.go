@@ -49,6 +49,7 @@ type Elector struct {
 
 	mu      sync.Mutex // serialises Wait, the renew loop's rounds and Release
 	claim   *claim
+	smu     sync.Mutex // guards state alone: State never waits on a request
 	state   State
 	lost    chan struct{} // closed when leadership ends; nil: not leading
 	stopRen context.CancelFunc
@@ -78,19 +79,24 @@ func NewElector(cfg ElectorConfig) (*Elector, error) {
 
 // State returns what the Elector knows now.
 func (e *Elector) State() State {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.smu.Lock()
+	defer e.smu.Unlock()
 	return e.state
 }
 
+// setLocked changes the state; callers hold e.mu, which keeps OnChange
+// calls in order.
 func (e *Elector) setLocked(s State) {
-	if s == e.state {
+	e.smu.Lock()
+	old := e.state
+	e.state = s
+	e.smu.Unlock()
+	if s == old {
 		return
 	}
-	if s.Leading != e.state.Leading {
+	if s.Leading != old.Leading {
 		e.cfg.Metrics.leading(e.cfg.Name, s.Leading)
 	}
-	e.state = s
 	if e.cfg.OnChange != nil {
 		e.cfg.OnChange(s)
 	}
@@ -128,7 +134,7 @@ func (e *Elector) Wait(ctx context.Context) (<-chan struct{}, error) {
 				logged = err.Error()
 			}
 		default:
-			if holder != e.state.Holder {
+			if holder != e.State().Holder {
 				e.log.Info("leader election: standby", "leader", holder)
 			}
 			e.setLocked(State{Holder: holder})
@@ -201,10 +207,11 @@ func (e *Elector) loseLocked(lost chan struct{}, holder, why string, attrs ...an
 	if e.lost != lost {
 		return
 	}
+	// State first: whoever the closed channel wakes must see standby.
+	e.setLocked(State{Holder: holder})
 	close(lost)
 	e.lost = nil
 	e.log.Warn("leader election: leadership lost: "+why, attrs...)
-	e.setLocked(State{Holder: holder})
 }
 
 // Release ends leadership, if held: it stops renewing and writes a record
@@ -225,12 +232,12 @@ func (e *Elector) Release(ctx context.Context) error {
 	if e.lost == nil {
 		return nil // lost before: not ours to release
 	}
+	e.setLocked(State{})
 	close(e.lost)
 	e.lost = nil
 	err := e.claim.release(ctx, nil)
 	if err == nil {
 		e.log.Info("leader election: lease released")
 	}
-	e.setLocked(State{})
 	return err
 }
