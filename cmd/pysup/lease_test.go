@@ -119,8 +119,8 @@ func TestLeaderElectionSingleton(t *testing.T) {
 	_, kenv := leaseCluster(t)
 	dir := t.TempDir()
 	out, lock := filepath.Join(dir, "events"), filepath.Join(dir, "lock")
-	const duration = 4 * time.Second
-	env := append(kenv, "PYSUP_LEADER_ELECTION=singleton", "PYSUP_LEASE_DURATION=4s", "PYSUP_LEASE_RENEW_DEADLINE=2s",
+	const duration = 6 * time.Second
+	env := append(kenv, "PYSUP_LEADER_ELECTION=singleton", "PYSUP_LEASE_DURATION=6s", "PYSUP_LEASE_RENEW_DEADLINE=3s",
 		"PYSUP_LEASE_RETRY_PERIOD=300ms", "OUT="+out, "LOCK="+lock)
 	pods := map[string]*pod{}
 	n := 0
@@ -204,7 +204,7 @@ func TestLeaderElectionSingleton(t *testing.T) {
 		}
 	}
 	sort.Slice(handovers, func(i, j int) bool { return handovers[i] < handovers[j] })
-	t.Logf("hand-over after SIGKILL of the leader (lease 4s, renew deadline 2s, retry 300ms): min %s median %s max %s; after SIGTERM (release): %s",
+	t.Logf("hand-over after SIGKILL of the leader (lease 6s, renew deadline 3s, retry 300ms): min %s median %s max %s; after SIGTERM (release): %s",
 		handovers[0].Round(time.Millisecond), handovers[len(handovers)/2].Round(time.Millisecond), handovers[len(handovers)-1].Round(time.Millisecond), release.Round(time.Millisecond))
 	for _, h := range handovers {
 		// A standby waits a lease duration from the last renewal it saw
@@ -255,6 +255,9 @@ func TestLeaderElectionCeleryBeat(t *testing.T) {
 	maxBeats, samples := 0, 0
 	stop := make(chan struct{})
 	polled := make(chan struct{})
+	var once sync.Once
+	stopPoll := func() { once.Do(func() { close(stop) }); <-polled }
+	t.Cleanup(stopPoll)
 	go func() {
 		defer close(polled)
 		for {
@@ -287,8 +290,40 @@ func TestLeaderElectionCeleryBeat(t *testing.T) {
 		t.Fatalf("no new beat within %s (running: %v)", within, beatPIDs())
 		return 0
 	}
+	// The tasks sent, by the beat process that sent them, in time order.
+	origin := regexp.MustCompile(`"origin": "gen(\d+)@`)
+	tasks := func() (byPID map[int]int, order []int) {
+		files, _ := filepath.Glob(filepath.Join(broker, "*.msg"))
+		sort.Strings(files)
+		byPID = map[int]int{}
+		for _, f := range files {
+			b, _ := os.ReadFile(f)
+			if m := origin.FindSubmatch(b); m != nil {
+				pid, _ := strconv.Atoi(string(m[1]))
+				byPID[pid]++
+				if len(order) == 0 || order[len(order)-1] != pid {
+					order = append(order, pid)
+				}
+			}
+		}
+		return byPID, order
+	}
+	sent := func(pid, n int) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			if by, _ := tasks(); by[pid] >= n {
+				return
+			}
+			if time.Now().After(deadline) {
+				by, _ := tasks()
+				t.Fatalf("beat %d did not send %d tasks in 60s: %v", pid, n, by)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
 	first := waitBeat(0, 30*time.Second)
-	time.Sleep(4 * time.Second) // the schedule runs
+	sent(first, 3) // the schedule runs
 	// Find the pysup whose child it is.
 	var holder *running
 	for _, r := range rs {
@@ -304,26 +339,9 @@ func TestLeaderElectionCeleryBeat(t *testing.T) {
 	killed := time.Now()
 	second := waitBeat(first, duration+10*time.Second)
 	took := time.Since(killed)
-	time.Sleep(5 * time.Second) // the new beat starts (~1s) and sends
-	close(stop)
-	<-polled
-
-	// The tasks sent, by the beat process that sent them.
-	origin := regexp.MustCompile(`"origin": "gen(\d+)@`)
-	files, _ := filepath.Glob(filepath.Join(broker, "*.msg"))
-	sort.Strings(files)
-	byPID := map[int]int{}
-	var order []int
-	for _, f := range files {
-		b, _ := os.ReadFile(f)
-		if m := origin.FindSubmatch(b); m != nil {
-			pid, _ := strconv.Atoi(string(m[1]))
-			byPID[pid]++
-			if len(order) == 0 || order[len(order)-1] != pid {
-				order = append(order, pid)
-			}
-		}
-	}
+	sent(second, 3)
+	stopPoll()
+	byPID, order := tasks()
 	t.Logf("beat hand-over after SIGKILL of its pysup: %s (lease 4s); tasks sent by beat pid: %v; %d process samples, at most %d beat at once",
 		took.Round(time.Millisecond), byPID, samples, maxBeats)
 	if maxBeats != 1 {
@@ -332,7 +350,7 @@ func TestLeaderElectionCeleryBeat(t *testing.T) {
 	if took > duration+5*time.Second {
 		t.Errorf("hand-over took %s, want within about a lease duration (%s)", took, duration)
 	}
-	if len(order) != 2 || order[0] != first || order[1] != second || byPID[first] < 2 || byPID[second] < 2 {
+	if len(order) != 2 || order[0] != first || order[1] != second || byPID[first] < 3 || byPID[second] < 3 {
 		t.Errorf("tasks by sender in time order %v (counts %v): want beat %d, then beat %d", order, byPID, first, second)
 	}
 }
