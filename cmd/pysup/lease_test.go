@@ -194,6 +194,14 @@ func TestLeaderElectionSingleton(t *testing.T) {
 	if !strings.Contains(p.r.stderr.String(), "lease released") {
 		t.Errorf("SIGTERMed leader did not release the lease")
 	}
+	delete(pods, p.name)
+	// The rest (a leader and a standby) stop on SIGTERM too, with 0.
+	for name, p := range pods {
+		p.r.signal(syscall.SIGTERM)
+		if code := p.r.wait(15 * time.Second); code != 0 {
+			t.Errorf("%s exited %d after SIGTERM, want 0", name, code)
+		}
+	}
 
 	// Exactly one child at any time: no contention, and every start
 	// follows the previous holder's end.
