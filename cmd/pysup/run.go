@@ -118,6 +118,12 @@ func run(cfg *config.Config, stderr io.Writer) int {
 		log.Error(err.Error())
 		return exitUsage
 	}
+	ls, err := setupLeases(cfg, health, exp.Registerer(), log)
+	if err != nil {
+		log.Error(err.Error())
+		return exitUsage
+	}
+	opts.Gate, opts.RevokeStopTimeout = ls.gate(), revokeStopTimeout(cfg)
 
 	var pipeline *logs.Pipeline
 	if cfg.LogCapture {
@@ -137,12 +143,13 @@ func run(cfg *config.Config, stderr io.Writer) int {
 	}
 	opts.Signals = sigs
 	opts.Env = childEnv(os.Environ(), sizingEnv, envMap(health.ChildEnv()), opts.Identity)
-	opts.Prestart = prestartPhase(prestartRunner(cfg, opts.Options, r, pipeline, health, log))
+	opts.Prestart = ls.wrapPrestart(prestartPhase(prestartRunner(cfg, opts.Options, r, pipeline, health, log)))
 	opts.Events = supervisor.Events{
 		Phase: func(p supervisor.Phase) {
 			if p == supervisor.PhaseDraining {
 				health.Draining()
 			}
+			ls.phase(p)
 		},
 		BeforeStart: exp.Prepare,
 		Started: func(pid int) {
@@ -152,7 +159,9 @@ func run(cfg *config.Config, stderr io.Writer) int {
 		},
 		Exited: func(st reaper.Status, _ time.Duration) {
 			childPID.Store(0)
-			health.ChildExited()
+			if !ls.childExited() {
+				health.ChildExited()
+			}
 			supMetrics.ChildExited(st.ExitCode())
 		},
 		Restarting: func(int) { supMetrics.Restarted() },
@@ -160,6 +169,7 @@ func run(cfg *config.Config, stderr io.Writer) int {
 		Stopped:    supMetrics.StopObserved,
 	}
 	code, _ := supervisor.New(opts.Options, r).Run(ctx)
+	ls.release(log)
 	stopBalancer()
 	if pipeline != nil {
 		flushLogs(pipeline, cfg.LogShutdownFlush, log)
@@ -178,7 +188,7 @@ func startBalancer(ctx context.Context, cfg *config.Config, reg prometheus.Regis
 		return func() {}, nil
 	}
 	dopts := cfg.ZMQDiscovery()
-	dopts.Registerer, dopts.Log = reg, log
+	dopts.Registerer, dopts.Log, dopts.Kube = reg, log, cfg.KubeAPI()
 	src, err := discovery.FromSpec(cfg.ZMQBackends, dopts)
 	if err != nil {
 		return nil, fmt.Errorf("PYSUP_ZMQ_BACKENDS (--zmq-backends): %w", err)
@@ -274,7 +284,9 @@ func supervisorOptions(cfg *config.Config, log *slog.Logger) (supOptions, error)
 		group = *cfg.SignalGroup
 	}
 	drain := cfg.DrainDelay.Or(0)
-	if cfg.DrainDelay.Auto && os.Getenv("KUBERNETES_SERVICE_HOST") != "" {
+	// A leader-elected singleton gets no traffic to drain, and its
+	// successor waits for the release.
+	if cfg.DrainDelay.Auto && os.Getenv("KUBERNETES_SERVICE_HOST") != "" && cfg.LeaderElection == "" {
 		drain = kubernetesDrain
 	}
 	return supOptions{

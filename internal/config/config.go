@@ -23,6 +23,7 @@ type Config struct {
 	ZMQ
 	Prestart
 	Sizing
+	Lease
 
 	// Command is the child's argv, from after "--".
 	Command []string `env:"-"`
@@ -33,7 +34,7 @@ type Supervisor struct {
 	Preset        string             `env:"PYSUP_PRESET" help:"stop preset of the server being run: gunicorn, uwsgi, celery, uvicorn or python"`
 	StopSignal    signals.Signal     `env:"PYSUP_STOP_SIGNAL" help:"signal asking the child to stop (TERM, SIGTERM or 15); default: the preset's, else the signal pysup received, rewritten"`
 	StopTimeout   time.Duration      `env:"PYSUP_STOP_TIMEOUT" envDefault:"20s" help:"how long the child and its descendants get after the stop signal before SIGKILL"`
-	DrainDelay    AutoDuration       `env:"PYSUP_DRAIN_DELAY" envDefault:"auto" help:"how long the app keeps serving after readiness fails, before the stop signal; auto: 5s in Kubernetes, 0 elsewhere"`
+	DrainDelay    AutoDuration       `env:"PYSUP_DRAIN_DELAY" envDefault:"auto" help:"how long the app keeps serving after readiness fails, before the stop signal; auto: 5s in Kubernetes (0 under PYSUP_LEADER_ELECTION), 0 elsewhere"`
 	SignalRewrite signals.Rewrite    `env:"PYSUP_SIGNAL_REWRITE" help:"rewrite forwarded signals, e.g. TERM:QUIT,HUP:0 (0 drops); on top of the preset's"`
 	SignalGroup   *bool              `env:"PYSUP_SIGNAL_GROUP" help:"send signals to the child's whole process group, not only the child; default: true, false under the gunicorn, uwsgi, celery and uvicorn presets, whose master stops its workers"`
 	Restart       RestartPolicy      `env:"PYSUP_RESTART" envDefault:"never" help:"restart the child in place: never, on-failure or always (Kubernetes restarts containers itself)"`

@@ -4,22 +4,20 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/pysup/pysup/internal/kubeapi"
 )
 
 // kubeRef names a Service port: k8s://NAMESPACE/SERVICE:PORT.
@@ -58,26 +56,18 @@ func isDNSLabel(s string) bool {
 	return true
 }
 
-// KubeConfig locates the API server and the credentials. The zero value
-// means in-cluster: KUBERNETES_SERVICE_HOST and _PORT, and the service
-// account files under /var/run/secrets/kubernetes.io/serviceaccount.
-type KubeConfig struct {
-	// Server is the API server's base URL (https://HOST:PORT).
-	Server string
-	// TokenFile, CAFile: the bearer token (re-read as kubelet rotates it)
-	// and the CA bundle of the API server.
-	TokenFile, CAFile string
-}
+// KubeConfig locates the API server and the credentials; the zero value
+// means in-cluster (see kubeapi.Config).
+type KubeConfig = kubeapi.Config
 
-// In-cluster defaults.
+// Limits of what the client reads.
 const (
-	saDir          = "/var/run/secrets/kubernetes.io/serviceaccount"
 	maxListBytes   = 32 << 20 // one page of a list
 	maxEventBytes  = 4 << 20  // one watch event (an EndpointSlice holds at most 1000 endpoints)
 	listPageSize   = 500
 	watchTimeout   = 5 * time.Minute // the server ends a watch after this; we rewatch
 	watchIdle      = 2 * time.Minute // no event or bookmark for this long: rewatch
-	requestTimeout = 30 * time.Second
+	requestTimeout = kubeapi.RequestTimeout
 	backoffMin     = 200 * time.Millisecond
 	backoffMax     = 30 * time.Second
 )
@@ -86,12 +76,10 @@ const (
 // list's resourceVersion with bookmarks, list again on 410 Gone, reconnect
 // with jittered backoff. It needs only get/list/watch on endpointslices.
 type Kube struct {
-	ref   kubeRef
-	base  *url.URL
-	token string // file
-	hc    *http.Client
-	m     *metrics
-	log   *slog.Logger
+	ref kubeRef
+	api *kubeapi.Client
+	m   *metrics
+	log *slog.Logger
 
 	slices map[string][]Endpoint // by slice name
 	rv     string
@@ -100,44 +88,11 @@ type Kube struct {
 }
 
 func newKube(ref kubeRef, cfg KubeConfig, m *metrics, log *slog.Logger) (*Kube, error) {
-	if cfg.Server == "" {
-		host, port := os.Getenv("KUBERNETES_SERVICE_HOST"), os.Getenv("KUBERNETES_SERVICE_PORT")
-		if host == "" || port == "" {
-			return nil, errors.New("k8s://: not in a cluster (KUBERNETES_SERVICE_HOST/PORT unset)")
-		}
-		cfg.Server = "https://" + net.JoinHostPort(host, port)
-	}
-	if cfg.TokenFile == "" {
-		cfg.TokenFile = saDir + "/token"
-	}
-	if cfg.CAFile == "" {
-		cfg.CAFile = saDir + "/ca.crt"
-	}
-	base, err := url.Parse(cfg.Server)
-	if err != nil || base.Scheme != "https" || base.Host == "" {
-		return nil, fmt.Errorf("k8s://: API server %q: want https://HOST:PORT", cfg.Server)
-	}
-	pem, err := os.ReadFile(cfg.CAFile)
+	api, err := kubeapi.New(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("k8s://: CA: %w", err)
+		return nil, fmt.Errorf("k8s://: %w", err)
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("k8s://: CA %s: no certificate", cfg.CAFile)
-	}
-	if _, err := os.Stat(cfg.TokenFile); err != nil {
-		return nil, fmt.Errorf("k8s://: token: %w", err)
-	}
-	tr := &http.Transport{
-		TLSClientConfig:       &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: requestTimeout,
-		MaxIdleConns:          2,
-		IdleConnTimeout:       90 * time.Second,
-		ForceAttemptHTTP2:     true,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-	}
-	return &Kube{ref: ref, base: base, token: cfg.TokenFile, hc: &http.Client{Transport: tr}, m: m, log: log}, nil
+	return &Kube{ref: ref, api: api, m: m, log: log}, nil
 }
 
 // String names the source for logs.
@@ -179,9 +134,9 @@ func (k *Kube) Run(ctx context.Context, update func([]Endpoint)) error {
 }
 
 var (
-	errGone     = errors.New("resourceVersion too old (410 Gone)")
-	errAuth     = errors.New("not authorized")
-	errTooLarge = errors.New("response too large")
+	errGone     = kubeapi.ErrGone
+	errAuth     = kubeapi.ErrAuth
+	errTooLarge = kubeapi.ErrTooLarge
 )
 
 func errReason(err error) string {
@@ -199,48 +154,13 @@ func errReason(err error) string {
 }
 
 var (
-	errDecode = errors.New("undecodable response")
-	errHTTP   = errors.New("unexpected HTTP status")
+	errDecode = kubeapi.ErrDecode
+	errHTTP   = kubeapi.ErrHTTP
 )
 
-func (k *Kube) path(q url.Values) string {
-	u := *k.base
-	u.Path = fmt.Sprintf("/apis/discovery.k8s.io/v1/namespaces/%s/endpointslices", k.ref.namespace)
-	q.Set("labelSelector", "kubernetes.io/service-name="+k.ref.service)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
 func (k *Kube) get(ctx context.Context, q url.Values) (*http.Response, error) {
-	tok, err := os.ReadFile(k.token) // re-read: kubelet rotates projected tokens
-	if err != nil {
-		return nil, fmt.Errorf("token: %w", err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, k.path(q), nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+string(bytes.TrimSpace(tok)))
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "pysup")
-	resp, err := k.hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode == http.StatusOK {
-		return resp, nil
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-	var st apiStatus
-	_ = json.Unmarshal(body, &st)
-	switch resp.StatusCode {
-	case http.StatusGone:
-		return nil, errGone
-	case http.StatusUnauthorized, http.StatusForbidden:
-		return nil, fmt.Errorf("%w: %s: %s", errAuth, resp.Status, st.Message)
-	}
-	return nil, fmt.Errorf("%w: %s: %s", errHTTP, resp.Status, st.Message)
+	q.Set("labelSelector", "kubernetes.io/service-name="+k.ref.service)
+	return k.api.Do(ctx, http.MethodGet, fmt.Sprintf("/apis/discovery.k8s.io/v1/namespaces/%s/endpointslices", k.ref.namespace), q, nil)
 }
 
 // list replaces the state with a fresh, paged list.

@@ -36,6 +36,8 @@ type body struct {
 	MainPID int          `json:"main_pid,omitempty"`
 	Notify  *notifyBody  `json:"notify,omitempty"`
 	Startup *startupBody `json:"startup,omitempty"`
+
+	Election *electionBody `json:"election,omitempty"`
 }
 
 type checkBody struct {
@@ -114,6 +116,8 @@ func (h *Health) verdict(role Role) (int, string, string) {
 		return http.StatusServiceUnavailable, "starting", why
 	case phaseExited:
 		return http.StatusServiceUnavailable, "exited", "child exited"
+	case phaseHeld:
+		return h.heldVerdict(role)
 	}
 	passed := g != nil && g.startupPassed
 	switch role {
@@ -178,7 +182,7 @@ func firstFailing(g *generation, role Role) string {
 
 func (h *Health) build(role Role, verbose bool) answer {
 	code, status, reason := h.verdict(role)
-	b := body{Status: status, Reason: reason, AppStatus: h.ns.status}
+	b := body{Status: status, Reason: reason, AppStatus: h.ns.status, Election: h.election}
 	if h.phase == phaseIdle {
 		b.Phase, b.Progress = h.pre.name, h.pre.progress
 	}

@@ -54,6 +54,7 @@ const (
 	phaseRunning               // child running
 	phaseDraining              // stop under way: not ready, still live
 	phaseExited                // child gone
+	phaseHeld                  // pysup keeps the child back (standby, waiting): see hold
 )
 
 // Health is the probe state of the supervised child. Its methods are safe
@@ -78,6 +79,9 @@ type Health struct {
 	started time.Time
 	gen     *generation
 	ns      notifyState
+
+	hold     hold          // in phaseHeld
+	election *electionBody // nil: no leader election
 
 	accepted atomic.Uint64 // notify datagrams taken
 	rejected atomic.Uint64 // notify datagrams refused (sender, size, no credentials)

@@ -18,11 +18,12 @@ type stopState struct {
 	sig      signals.Signal // what the child gets when the drain ends
 	sent     time.Time      // stop signal sent; zero while draining
 	deadline time.Time      // SIGKILL after this; zero while draining
+	revoked  bool           // the Gate closed; no stop was asked for
 }
 
 // supervise forwards signals and runs the stop sequence until the child
 // exits. It returns the child's status and the stop under way, if any.
-func (s *Supervisor) supervise(ctx context.Context, sigs <-chan os.Signal, c *child) (reaper.Status, *stopState) {
+func (s *Supervisor) supervise(ctx context.Context, sigs <-chan os.Signal, c *child, revoked <-chan struct{}) (reaper.Status, *stopState) {
 	var (
 		stop    *stopState
 		drainT  *time.Timer
@@ -55,6 +56,15 @@ func (s *Supervisor) supervise(ctx context.Context, sigs <-chan os.Signal, c *ch
 			if stop == nil {
 				begin(signals.Signal(unix.SIGTERM))
 			}
+		case <-revoked:
+			revoked = nil
+			if stop == nil {
+				// No drain: every moment the old leader's child runs
+				// another may already run the new one.
+				s.log.Warn("child gate closed: stopping the child at once")
+				stop = &stopState{asked: time.Now(), sig: s.stopSignal(signals.Signal(unix.SIGTERM)), revoked: true}
+				killC = s.sendStopWithin(c.pid, stop, s.revokeTimeout())
+			}
 		case <-drainC:
 			drainC = nil
 			killC = s.sendStop(c.pid, stop)
@@ -69,6 +79,10 @@ func (s *Supervisor) supervise(ctx context.Context, sigs <-chan os.Signal, c *ch
 				s.forward(c.pid, sig)
 			case stop == nil:
 				begin(sig)
+			case stop.revoked:
+				// Stopping for the gate already: now pysup stops too.
+				stop.revoked = false
+				s.forward(c.pid, sig)
 			case stop.sent.IsZero():
 				s.log.Info("second stop request: skipping the rest of the drain", "signal", sig.String())
 				drainT.Stop()
@@ -85,22 +99,27 @@ func (s *Supervisor) supervise(ctx context.Context, sigs <-chan os.Signal, c *ch
 
 // sendStop ends the drain: it sends the stop signal and arms the deadline.
 func (s *Supervisor) sendStop(pid int, stop *stopState) <-chan time.Time {
+	return s.sendStopWithin(pid, stop, s.opts.StopTimeout)
+}
+
+// sendStopWithin is sendStop with the deadline timeout.
+func (s *Supervisor) sendStopWithin(pid int, stop *stopState, timeout time.Duration) <-chan time.Time {
 	now := time.Now()
-	if s.opts.Events.Drained != nil {
+	if s.opts.Events.Drained != nil && !stop.revoked {
 		s.opts.Events.Drained(now.Sub(stop.asked))
 	}
 	stop.sent = now
-	stop.deadline = now.Add(s.opts.StopTimeout)
+	stop.deadline = now.Add(timeout)
 	s.phase(PhaseStopping)
 	if stop.sig == 0 {
-		s.log.Info("stop signal dropped by rewrite: waiting for the deadline", "stop_timeout", s.opts.StopTimeout.String())
+		s.log.Info("stop signal dropped by rewrite: waiting for the deadline", "stop_timeout", timeout.String())
 	} else {
-		s.log.Info("sending stop signal", "signal", stop.sig.String(), "pid", pid, "stop_timeout", s.opts.StopTimeout.String())
+		s.log.Info("sending stop signal", "signal", stop.sig.String(), "pid", pid, "stop_timeout", timeout.String())
 		// The group only: processes the app started in a session of their
 		// own are the app's to stop; the deadline's SIGKILL reaches them.
 		s.signal(pid, stop.sig)
 	}
-	return time.After(s.opts.StopTimeout)
+	return time.After(timeout)
 }
 
 // sweep waits until no descendant is left, sending sig (unless 0) to the

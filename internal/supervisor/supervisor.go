@@ -52,6 +52,8 @@ func (p Phase) String() string {
 		return "stopping"
 	case PhaseExited:
 		return "exited"
+	case PhaseStandby:
+		return "standby"
 	}
 	return fmt.Sprintf("phase(%d)", int(p))
 }
@@ -101,6 +103,15 @@ type Options struct {
 	DrainDelay  time.Duration
 	StopTimeout time.Duration
 	Restart     Restart
+	// Gate, when set, holds each start of the child back until it opens,
+	// and stops the child (the stop signal at once, no drain) when it
+	// closes; then the child waits for it again. A stop request while
+	// waiting makes Run return 0.
+	Gate Gate
+	// RevokeStopTimeout, when positive and shorter than StopTimeout, is
+	// the stop deadline when the Gate closes: a singleton must be gone
+	// before another pod may start its own.
+	RevokeStopTimeout time.Duration
 	// Prestart, when not nil, runs once before the first start of the
 	// child, never before an in-place restart (the pre-start commands,
 	// wrapped in whatever coordinates them across replicas). A TERM or INT
@@ -169,7 +180,15 @@ func (s *Supervisor) Run(ctx context.Context) (int, error) {
 	}
 	restarts := 0
 	backoff := s.opts.Restart.Delay
+	var revoked <-chan struct{}
 	for {
+		if s.opts.Gate != nil {
+			var ok bool
+			if revoked, ok = s.awaitGate(ctx, sigs); !ok {
+				s.phase(PhaseExited)
+				return 0, nil
+			}
+		}
 		s.phase(PhaseStarting)
 		c, err := s.beforeStartThenStart()
 		if err != nil {
@@ -191,12 +210,23 @@ func (s *Supervisor) Run(ctx context.Context) (int, error) {
 		}
 		s.phase(PhaseRunning)
 
-		st, stop := s.supervise(ctx, sigs, c)
+		st, stop := s.supervise(ctx, sigs, c, revoked)
 		ran := time.Since(c.started)
 		if s.opts.Events.Exited != nil {
 			s.opts.Events.Exited(st, ran)
 		}
 		s.logExit(st, ran)
+
+		if stop != nil && stop.revoked {
+			// Leadership lost: clear what the child left, then wait to
+			// lead again. A stop request meanwhile ends pysup, with 0: the
+			// child stopped because it was told to, not of its own.
+			if s.sweep(ctx, sigs, c.pid, 0, stop.deadline) {
+				s.phase(PhaseExited)
+				return 0, nil
+			}
+			continue
+		}
 
 		if stop == nil && s.shouldRestart(st, restarts) {
 			if s.sweep(ctx, sigs, c.pid, s.stopSignal(signals.Signal(unix.SIGTERM)), time.Now().Add(s.opts.StopTimeout)) {

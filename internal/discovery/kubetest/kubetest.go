@@ -198,13 +198,28 @@ func (c *Cluster) Must(method, path string, body any) []byte {
 // a token for the account from the TokenRequest API, as a pod would have.
 func (c *Cluster) ServiceAccountToken(ns, sa string) string {
 	c.t.Helper()
-	c.Must("POST", "/api/v1/namespaces", obj("v1", "Namespace", "", ns))
-	c.Must("POST", "/api/v1/namespaces/"+ns+"/serviceaccounts", obj("v1", "ServiceAccount", ns, sa))
-	role := obj("rbac.authorization.k8s.io/v1", "Role", ns, "pysup-endpointslices")
-	role["rules"] = []any{map[string]any{"apiGroups": []string{"discovery.k8s.io"}, "resources": []string{"endpointslices"}, "verbs": []string{"get", "list", "watch"}}}
-	c.Must("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/"+ns+"/roles", role)
-	rb := obj("rbac.authorization.k8s.io/v1", "RoleBinding", ns, "pysup-endpointslices")
-	rb["roleRef"] = map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "pysup-endpointslices"}
+	return c.Token(ns, sa, "pysup-endpointslices", Rule{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"get", "list", "watch"}})
+}
+
+// Rule is one rule of an RBAC Role.
+type Rule struct {
+	APIGroups []string `json:"apiGroups"`
+	Resources []string `json:"resources"`
+	Verbs     []string `json:"verbs"`
+}
+
+// Token creates namespace ns and ServiceAccount sa unless they exist, a
+// Role named role with rules bound to the account, and returns a token
+// for the account from the TokenRequest API, as a pod would have.
+func (c *Cluster) Token(ns, sa, role string, rules ...Rule) string {
+	c.t.Helper()
+	c.ensure("/api/v1/namespaces", obj("v1", "Namespace", "", ns))
+	c.ensure("/api/v1/namespaces/"+ns+"/serviceaccounts", obj("v1", "ServiceAccount", ns, sa))
+	r := obj("rbac.authorization.k8s.io/v1", "Role", ns, role)
+	r["rules"] = rules
+	c.Must("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/"+ns+"/roles", r)
+	rb := obj("rbac.authorization.k8s.io/v1", "RoleBinding", ns, role+"-"+sa)
+	rb["roleRef"] = map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role}
 	rb["subjects"] = []any{map[string]any{"kind": "ServiceAccount", "name": sa, "namespace": ns}}
 	c.Must("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/"+ns+"/rolebindings", rb)
 	tr := obj("authentication.k8s.io/v1", "TokenRequest", ns, "")
@@ -219,6 +234,40 @@ func (c *Cluster) ServiceAccountToken(ns, sa string) string {
 		c.t.Fatalf("token request: %v: %s", err, b)
 	}
 	return out.Status.Token
+}
+
+// ensure creates an object, accepting one that exists already.
+func (c *Cluster) ensure(path string, o map[string]any) {
+	c.t.Helper()
+	code, b, err := c.Do(c.AdminToken, "POST", path, o)
+	if err != nil || (code/100 != 2 && code != 409) {
+		c.t.Fatalf("POST %s: %d %v: %s", path, code, err, b)
+	}
+}
+
+// ServiceAccountDir writes token, ca.crt and namespace into a new
+// directory, as the kubelet mounts them at
+// /var/run/secrets/kubernetes.io/serviceaccount.
+func (c *Cluster) ServiceAccountDir(ns, token string) string {
+	c.t.Helper()
+	dir := c.t.TempDir()
+	ca, err := os.ReadFile(c.CAFile)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{"token": []byte(token), "ca.crt": ca, "namespace": []byte(ns)} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// InClusterEnv is the environment pointing a pysup at this API server
+// with the service account files of dir, as in a pod.
+func (c *Cluster) InClusterEnv(dir string) []string {
+	host, port, _ := net.SplitHostPort(strings.TrimPrefix(c.URL, "https://"))
+	return []string{"KUBERNETES_SERVICE_HOST=" + host, "KUBERNETES_SERVICE_PORT=" + port, "PYSUP_KUBE_SERVICEACCOUNT_DIR=" + dir}
 }
 
 func obj(apiVersion, kind, ns, name string) map[string]any {
