@@ -51,9 +51,17 @@ type Reader struct {
 	mu    sync.Mutex
 	files map[string]*cachedFile
 	keys  map[string]*key // raw key -> parsed, shared by all files
-	buf   []byte
 	hint  Layout
 	stats *stats
+
+	plan        *plan     // the aggregation of the last collection's files
+	slots       slots     // its values, reused
+	scanned     []scanned // reused
+	stat        syscall.Stat_t
+	gen         uint64 // counts walks: a cachedFile's gen changes with its entries
+	seen        uint64 // counts scans, to find files gone from the directory
+	builds      uint64 // counts plans built
+	entriesHint int
 }
 
 // cachedFile remembers a file's mapping and where its entries are, so
@@ -71,6 +79,8 @@ type cachedFile struct {
 	keys     []*key // parsed key per entry; nil for a malformed key
 	bad      int    // malformed keys
 	torn     bool
+	gen      uint64 // the Reader's walk count when entries were last walked
+	seen     uint64 // the Reader's scan count when last listed
 }
 
 // New returns a Reader of opts.Dir.
@@ -133,31 +143,43 @@ func (r *Reader) Gather() ([]*dto.MetricFamily, error) {
 	defer r.mu.Unlock()
 	start := time.Now()
 	defer func() { r.stats.duration.Observe(time.Since(start).Seconds()) }()
-	agg := newAggregator()
-	if err := r.read(agg, nil); err != nil {
+	files, err := r.scan()
+	if err != nil {
 		return nil, err
 	}
-	mfs, bad := agg.families()
-	r.stats.invalidEntries.Add(float64(bad))
-	return mfs, nil
+	if !r.plan.matches(files) {
+		r.builds++
+		r.plan = buildPlan(files, r.builds)
+	}
+	p := r.plan
+	r.slots.reset(len(p.ops))
+	for i := range p.files {
+		f := &p.files[i]
+		if err := guard(func() error { r.slots.add(p, f); return nil }); err != nil {
+			// Truncated under the mapping after it was walked: what
+			// was read of it stays, as with a torn file.
+			r.stats.badFiles.Inc()
+			r.forget(f.base)
+		}
+	}
+	r.stats.invalidEntries.Add(float64(p.bad))
+	return p.families(&r.slots), nil
 }
 
-// read adds every readable file of the directory to agg; when only is not
-// nil, just the files it accepts.
-func (r *Reader) read(agg *aggregator, only func(string, fileName) bool) error {
+// scan loads every readable file of the directory, in name order: those
+// with entries are returned.
+func (r *Reader) scan() ([]scanned, error) {
 	des, err := os.ReadDir(r.dir)
 	if err != nil {
-		return fmt.Errorf("multiproc: reading %s: %w", r.dir, err)
+		return nil, fmt.Errorf("multiproc: reading %s: %w", r.dir, err)
 	}
-	seen := make(map[string]bool, len(des))
+	r.seen++
+	files := r.scanned[:0]
 	nfiles := 0
 	for _, de := range des {
 		base := de.Name()
 		n, ok := parseName(base)
 		if !ok || !de.Type().IsRegular() {
-			continue
-		}
-		if only != nil && !only(base, n) {
 			continue
 		}
 		if r.deadLiveGauge(n) {
@@ -168,18 +190,11 @@ func (r *Reader) read(agg *aggregator, only func(string, fileName) bool) error {
 				continue
 			}
 		}
-		seen[base] = true
+		var cf *cachedFile
 		err := guard(func() error {
-			cf, data, err := r.load(base)
-			if err != nil {
-				return err
-			}
-			for i, e := range cf.entries {
-				if k := cf.keys[i]; k != nil {
-					agg.add(n.typ, n.mode, n.pid, k, valueAt(data, e), timestampAt(data, e, cf.layout))
-				}
-			}
-			return nil
+			var err error
+			cf, _, err = r.load(base)
+			return err
 		})
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
@@ -188,18 +203,23 @@ func (r *Reader) read(agg *aggregator, only func(string, fileName) bool) error {
 			r.forget(base)
 			continue
 		}
-		nfiles++
-	}
-	if only == nil {
-		for base := range r.files {
-			if !seen[base] {
-				r.forget(base)
-			}
+		if c := r.files[base]; c != nil {
+			c.seen = r.seen
 		}
-		r.stats.files.Set(float64(nfiles))
-		r.trimKeys()
+		nfiles++
+		if len(cf.entries) > 0 {
+			files = append(files, scanned{base: base, name: n, cf: cf})
+		}
 	}
-	return nil
+	r.scanned = files
+	for base, cf := range r.files {
+		if cf.seen != r.seen {
+			r.forget(base)
+		}
+	}
+	r.stats.files.Set(float64(nfiles))
+	r.trimKeys()
+	return files, nil
 }
 
 // load returns a file's entries and its content, mapped read-only.
@@ -210,32 +230,31 @@ func (r *Reader) read(agg *aggregator, only func(string, fileName) bool) error {
 // Entries are walked and keys parsed again only when used changed.
 func (r *Reader) load(base string) (*cachedFile, []byte, error) {
 	path := filepath.Join(r.dir, base)
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, nil, err
+	st := &r.stat
+	if err := syscall.Stat(path, st); err != nil {
+		if err == syscall.ENOENT {
+			return nil, nil, fs.ErrNotExist
+		}
+		return nil, nil, fmt.Errorf("%s: %w", base, err)
 	}
-	if !fi.Mode().IsRegular() {
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
 		return nil, nil, fmt.Errorf("%s: not a regular file", base)
 	}
-	var ino, dev uint64
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		ino, dev = st.Ino, uint64(st.Dev)
-	}
+	ino, dev, size := st.Ino, uint64(st.Dev), st.Size
 	cf := r.files[base]
-	if cf == nil || cf.ino != ino || cf.dev != dev || cf.size != fi.Size() {
+	if cf == nil || cf.ino != ino || cf.dev != dev || cf.size != size {
 		if cf != nil {
-			cf.unmap()
-			delete(r.files, base)
+			r.forget(base)
 		}
-		if fi.Size() < headerSize {
+		if size < headerSize {
 			// Empty: prometheus_client is creating it right now.
 			return &cachedFile{}, nil, nil
 		}
-		m, err := mapFile(path, min(fi.Size(), r.maxSize))
+		m, err := mapFile(path, min(size, r.maxSize))
 		if err != nil {
 			return nil, nil, err
 		}
-		cf = &cachedFile{ino: ino, dev: dev, size: fi.Size(), mapped: m}
+		cf = &cachedFile{ino: ino, dev: dev, size: size, mapped: m}
 		r.files[base] = cf
 	}
 	data := cf.mapped
@@ -258,18 +277,29 @@ func (r *Reader) load(base string) (*cachedFile, []byte, error) {
 	if len(data) > used {
 		data = data[:used]
 	}
+	prefetch(data)
+	if cf.entries == nil {
+		cf.entries = make([]entry, 0, r.entriesHint)
+	}
 	w := walk(data, used, r.hint, cf.entries[:0])
 	if w.layout != LayoutUnknown {
 		r.hint = w.layout
 	}
+	r.gen++
+	cf.gen = r.gen
 	cf.used, cf.layout, cf.entries, cf.torn, cf.bad = used, w.layout, w.entries, w.torn || len(data) < used, 0
+	if cap(cf.keys) < len(w.entries) {
+		cf.keys = make([]*key, 0, len(w.entries))
+	}
 	cf.keys = cf.keys[:0]
+	r.entriesHint = max(r.entriesHint, len(w.entries))
 	for _, e := range w.entries {
 		raw := data[e.keyOff : e.keyOff+e.keyLen]
 		k, ok := r.keys[string(raw)]
 		if !ok {
-			k, _ = parseKey(raw)
-			r.keys[string(raw)] = k // nil remembers a malformed key
+			s := string(raw)
+			k, _ = parseKey(s)
+			r.keys[s] = k // nil remembers a malformed key
 		}
 		if k == nil {
 			cf.bad++
@@ -283,11 +313,13 @@ func (r *Reader) load(base string) (*cachedFile, []byte, error) {
 	return cf, cf.mapped, nil
 }
 
-// forget drops a file's cache entry and mapping.
+// forget drops a file's cache entry and mapping, and the plan, which may
+// refer to it.
 func (r *Reader) forget(base string) {
 	if cf := r.files[base]; cf != nil {
 		cf.unmap()
 		delete(r.files, base)
+		r.plan = nil
 	}
 }
 
@@ -322,4 +354,15 @@ func (r *Reader) trimKeys() {
 			delete(r.keys, raw)
 		}
 	}
+}
+
+var sink byte
+
+// prefetch reads data in order, one byte per cache line.
+func prefetch(data []byte) {
+	var x byte
+	for i := 0; i < len(data); i += 64 {
+		x += data[i]
+	}
+	sink = x
 }

@@ -242,3 +242,49 @@ func TestMatchesReferenceGrowth(t *testing.T) {
 	}
 	assertReference(t, r, "all entries")
 }
+
+// TestMatchesReferenceEdges: the corners random directories rarely hit.
+func TestMatchesReferenceEdges(t *testing.T) {
+	dir := t.TempDir()
+	h := func(le string) string { return `["h", "h_bucket", {"a": "1", "le": "` + le + `"}, "h"]` }
+	// 0 and -0 are one bound; a bucket series without a sum.
+	writeFile(t, dir, "histogram_1.db", dbFile(LayoutValue, h("0"), 1.0, 0.0, h("+Inf"), 3.0, 0.0,
+		`["h", "h_sum", {"a": "1"}, "h"]`, 0.5, 0.0, `["h", "h_bucket", {"le": "1"}, "h"]`, 0.5, 0.0))
+	writeFile(t, dir, "histogram_2.db", dbFile(LayoutValue, h("-0"), 1.0, 0.0, h("bad"), 1.0, 0.0))
+	// A metric first seen in a counter file, then in gauge files: the
+	// type is the counter's, the gauge entries do not fit it.
+	writeFile(t, dir, "counter_1.db", dbFile(LayoutValue, `["m", "m_total", {}, "h"]`, 1.0, 0.0))
+	writeFile(t, dir, "gauge_all_2.db", dbFile(LayoutValue, `["m", "m", {}, "h"]`, 1.0, 0.0,
+		`["g", "g", {"pid": "77", "z": "1"}, "h"]`, 5.0, 0.0, `["g", "g", {"a": "1"}, "h"]`, 6.0, 0.0))
+	// A gauge family whose mode is the last gauge file's; an own pid
+	// label is dropped with the writer's.
+	writeFile(t, dir, "gauge_sum_3.db", dbFile(LayoutValue, `["x", "x", {"pid": "9"}, "h"]`, 1.0, 0.0, `["x", "x", {}, "h"]`, 2.0, 0.0))
+	writeFile(t, dir, "gauge_max_4.db", dbFile(LayoutValue, `["x", "x", {}, "h"]`, -1.0, 0.0))
+	// Summary: a sample of another name still makes its series.
+	writeFile(t, dir, "summary_1.db", dbFile(LayoutValue, `["s", "s_sum", {}, "h"]`, 2.5, 0.0, `["s", "s_bucket", {"q": "1"}, "h"]`, 1.0, 0.0,
+		`["s", "s_count", {}, "h"]`, 2.7, 0.0))
+	r := New(Options{Dir: dir})
+	assertReference(t, r, "edges")
+	got := goExposition(t, r)
+	for _, want := range []string{`h_bucket{a="1",le="0"} 2`, `h_count{a="1"} 5`, "x 2\n", `g{a="1",pid="2"} 6`, `g{pid="2",z="1"} 5`, "s_count 2\n", "s_sum{q=\"1\"} 0"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in\n%s", want, got)
+		}
+	}
+}
+
+// TestNaNBound: a NaN le (which prometheus_client does not write) is a
+// bucket of its own, sorted first, and counts as in multiprocess.py
+// (the aggregation before plans lost its value: a NaN map key is never
+// found again).
+func TestNaNBound(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "histogram_1.db", dbFile(LayoutValue,
+		`["h", "h_bucket", {"le": "1"}, "h"]`, 1.0, 0.0, `["h", "h_bucket", {"le": "NaN"}, "h"]`, 2.0, 0.0))
+	got := goExposition(t, New(Options{Dir: dir}))
+	for _, want := range []string{`h_bucket{le="NaN"} 2` + "\n" + `h_bucket{le="1"} 3`, "h_count 3\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in\n%s", want, got)
+		}
+	}
+}
