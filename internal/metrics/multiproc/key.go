@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/model"
 )
 
@@ -33,6 +34,10 @@ type key struct {
 	// whose mode aggregates across workers.
 	noPid    []label
 	noPidKey string
+	// label pairs of labels, noPid and noLe, made on first use
+	labelPairs, noPidPairs, noLePairs []*dto.LabelPair
+	// next is the key that followed this one in the last file read.
+	next *key
 	// What the plan being built knows of the key (see buildPlan): valid
 	// while build is its id.
 	build uint64

@@ -96,17 +96,86 @@ func (p *plan) matches(files []scanned) bool {
 // buildFamily is a family while a plan is built.
 type buildFamily struct {
 	name, typ, mode, help     string
-	total, bucket, sum, count string           // sample names its type accepts
-	series                    map[string]int32 // key -> index in the plan's series slab
+	total, bucket, sum, count string // sample names its type accepts
+	series                    map[string]*buildSeries
+	// sizes for the series map: distinct keys, and entries of gauge
+	// files (a gauge in mode all has a series per writer)
+	keys, gaugeEntries int
 }
 
 type buildSeries struct {
 	key     string
-	labels  []label
+	pairs   []*dto.LabelPair
 	value   int32
 	count   int32
 	buckets map[float64]int32
 	nan     []int32 // NaN bounds never equal each other: one bucket each
+}
+
+// labelSet says which label set of a key a series has.
+type labelSet uint8
+
+const (
+	setAll   labelSet = iota // every label
+	setNoPid                 // without pid
+	setNoLe                  // without le
+)
+
+// pairs are the label pairs of one of k's label sets, made once per key
+// and shared by every plan and collection: never modified.
+func (k *key) pairs(set labelSet) []*dto.LabelPair {
+	if k.labelPairs == nil {
+		k.labelPairs = makePairs(k.labels)
+		k.noPidPairs, k.noLePairs = k.labelPairs, k.labelPairs
+		if len(k.noPid) != len(k.labels) {
+			k.noPidPairs = makePairs(k.noPid)
+		}
+		if len(k.noLe) != len(k.labels) {
+			k.noLePairs = makePairs(k.noLe)
+		}
+	}
+	switch set {
+	case setNoPid:
+		return k.noPidPairs
+	case setNoLe:
+		return k.noLePairs
+	}
+	return k.labelPairs
+}
+
+// makePairs returns the label pairs of ls in one allocation per kind;
+// never nil, so that pairs knows it was made.
+func makePairs(ls []label) []*dto.LabelPair {
+	if len(ls) == 0 {
+		return []*dto.LabelPair{}
+	}
+	strs := make([]string, 2*len(ls))
+	pairs := make([]dto.LabelPair, len(ls))
+	out := make([]*dto.LabelPair, len(ls))
+	for i, l := range ls {
+		strs[2*i], strs[2*i+1] = l.name, l.value
+		pairs[i].Name, pairs[i].Value = &strs[2*i], &strs[2*i+1]
+		out[i] = &pairs[i]
+	}
+	return out
+}
+
+// withPidPairs inserts the writer's pid pair into a key's pairs without
+// pid, where withPid puts the label.
+func withPidPairs(noPid []*dto.LabelPair, pid *dto.LabelPair) []*dto.LabelPair {
+	out := make([]*dto.LabelPair, 0, len(noPid)+1)
+	added := false
+	for _, lp := range noPid {
+		if !added && *lp.Name > "pid" {
+			out = append(out, pid)
+			added = true
+		}
+		out = append(out, lp)
+	}
+	if !added {
+		out = append(out, pid)
+	}
+	return out
 }
 
 // buildPlan works out the aggregation of files (in collection order;
@@ -131,36 +200,65 @@ func buildPlan(files []scanned, id uint64) *plan {
 				if bf == nil {
 					bf = &buildFamily{name: k.metric, typ: f.name.typ, help: k.help,
 						total: k.metric + "_total", bucket: k.metric + "_bucket",
-						sum: k.metric + "_sum", count: k.metric + "_count",
-						series: make(map[string]int32)}
+						sum: k.metric + "_sum", count: k.metric + "_count"}
 					fams[k.metric] = bf
 					order = append(order, bf)
 				}
 				k.build, k.fam, k.slot = id, bf, slotUnknown
+				bf.keys++
 			}
 			if gauge {
 				k.fam.mode = f.name.mode
+				k.fam.gaugeEntries++
 			}
 		}
+	}
+	nseries := 0
+	for _, bf := range order {
+		n := bf.keys
+		if bf.typ == "gauge" && !aggregatedMode(bf.mode) {
+			n = max(n, bf.gaugeEntries)
+		}
+		bf.series = make(map[string]*buildSeries, n)
+		nseries += n
 	}
 	newSlot := func(op slotOp) int32 {
 		p.ops = append(p.ops, op)
 		return int32(len(p.ops) - 1)
 	}
-	var slab []buildSeries
-	nlabels := 0
-	get := func(bf *buildFamily, key string, labels []label, op slotOp) *buildSeries {
-		i, ok := bf.series[key]
-		if !ok {
-			i = int32(len(slab))
-			slab = append(slab, buildSeries{key: key, labels: labels, value: newSlot(op), count: -1})
-			bf.series[key] = i
-			nlabels += len(labels)
+	p.ops = make([]slotOp, 0, nseries)
+	chunk := make([]buildSeries, 0, min(nseries, 1024))
+	get := func(bf *buildFamily, key string, pairs func() []*dto.LabelPair, op slotOp) *buildSeries {
+		s := bf.series[key]
+		if s == nil {
+			if len(chunk) == cap(chunk) {
+				chunk = make([]buildSeries, 0, 256)
+			}
+			chunk = append(chunk, buildSeries{key: key, pairs: pairs(), value: newSlot(op), count: -1})
+			s = &chunk[len(chunk)-1]
+			bf.series[key] = s
 		}
-		return &slab[i]
+		return s
 	}
-	// slotOf is the slot of an entry of key k in file f, or slotBad.
-	slotOf := func(f *scanned, k *key) (slot int32, perFile bool) {
+	var (
+		cur     *scanned
+		curKey  *key
+		pidPair *dto.LabelPair
+	)
+	all := func() []*dto.LabelPair { return curKey.pairs(setAll) }
+	noPid := func() []*dto.LabelPair { return curKey.pairs(setNoPid) }
+	noLe := func() []*dto.LabelPair { return curKey.pairs(setNoLe) }
+	withPid := func() []*dto.LabelPair {
+		if pidPair == nil {
+			name, value := "pid", cur.name.pid
+			pidPair = &dto.LabelPair{Name: &name, Value: &value}
+		}
+		return withPidPairs(curKey.pairs(setNoPid), pidPair)
+	}
+	// slotOf is the slot of an entry of key k in file cur, or slotBad;
+	// perFile says it depends on the file, not only on the key.
+	slotOf := func(k *key) (slot int32, perFile bool) {
+		curKey = k
 		bf := k.fam
 		switch bf.typ {
 		case "gauge":
@@ -169,24 +267,23 @@ func buildPlan(files []scanned, id uint64) *plan {
 			}
 			switch bf.mode {
 			case "min", "livemin":
-				return get(bf, k.noPidKey, k.noPid, opMin).value, false
+				return get(bf, k.noPidKey, noPid, opMin).value, false
 			case "max", "livemax":
-				return get(bf, k.noPidKey, k.noPid, opMax).value, false
+				return get(bf, k.noPidKey, noPid, opMax).value, false
 			case "sum", "livesum":
-				return get(bf, k.noPidKey, k.noPid, opSum).value, false
+				return get(bf, k.noPidKey, noPid, opSum).value, false
 			case "mostrecent", "livemostrecent":
-				return get(bf, k.noPidKey, k.noPid, opRecent).value, false
+				return get(bf, k.noPidKey, noPid, opRecent).value, false
 			default: // all, liveall
-				if f.name.typ != "gauge" {
-					return get(bf, k.labelsKey, k.labels, opLast).value, false
+				if cur.name.typ != "gauge" {
+					return get(bf, k.labelsKey, all, opLast).value, false
 				}
-				ls := withPid(k.labels, f.name.pid)
-				return get(bf, labelsKey(ls), ls, opLast).value, true
+				return get(bf, pidKey(k, cur.name.pid), withPid, opLast).value, true
 			}
 		case "histogram":
 			switch {
 			case k.leState == leOK && k.sample == bf.bucket:
-				s := get(bf, k.noLeKey, k.noLe, opSum)
+				s := get(bf, k.noLeKey, noLe, opSum)
 				if math.IsNaN(k.le) {
 					slot := newSlot(opSum)
 					s.nan = append(s.nan, slot)
@@ -206,11 +303,11 @@ func buildPlan(files []scanned, id uint64) *plan {
 				s.buckets[k.le] = b
 				return b, k.le == 0
 			case k.leState == leNone && k.sample == bf.sum:
-				return get(bf, k.labelsKey, k.labels, opSum).value, false
+				return get(bf, k.labelsKey, all, opSum).value, false
 			}
 			return slotBad, false
 		case "summary":
-			s := get(bf, k.labelsKey, k.labels, opSum)
+			s := get(bf, k.labelsKey, all, opSum)
 			switch k.sample {
 			case bf.sum:
 				return s.value, false
@@ -226,12 +323,12 @@ func buildPlan(files []scanned, id uint64) *plan {
 		if k.sample != bf.total {
 			return slotBad, false
 		}
-		return get(bf, k.labelsKey, k.labels, opSum).value, false
+		return get(bf, k.labelsKey, all, opSum).value, false
 	}
 	for i := range files {
-		f := &files[i]
-		slots := make([]int32, len(f.cf.keys))
-		for j, k := range f.cf.keys {
+		cur, pidPair = &files[i], nil
+		slots := make([]int32, len(cur.cf.keys))
+		for j, k := range cur.cf.keys {
 			slot := slotBad
 			switch {
 			case k == nil:
@@ -239,7 +336,7 @@ func buildPlan(files []scanned, id uint64) *plan {
 				slot = k.slot
 			default:
 				var perFile bool
-				slot, perFile = slotOf(f, k)
+				slot, perFile = slotOf(k)
 				if !perFile {
 					k.slot = slot
 				}
@@ -249,20 +346,33 @@ func buildPlan(files []scanned, id uint64) *plan {
 			}
 			slots[j] = slot
 		}
-		p.files[i] = planFile{base: f.base, cf: f.cf, gen: f.cf.gen, slots: slots}
+		p.files[i] = planFile{base: cur.base, cf: cur.cf, gen: cur.cf.gen, slots: slots}
 	}
 	sort.Slice(order, func(i, j int) bool { return order[i].name < order[j].name })
-	pairs := newPairCache(nlabels)
 	p.fams = make([]planFamily, 0, len(order))
 	for _, bf := range order {
-		p.fams = append(p.fams, bf.finish(p, slab, pairs))
+		p.fams = append(p.fams, bf.finish(p))
 	}
 	return p
 }
 
+// aggregatedMode says whether a gauge mode drops the pid label.
+func aggregatedMode(mode string) bool {
+	switch mode {
+	case "min", "livemin", "max", "livemax", "sum", "livesum", "mostrecent", "livemostrecent":
+		return true
+	}
+	return false
+}
+
+// pidKey is labelsKey(withPid(k.labels, pid)).
+func pidKey(k *key, pid string) string {
+	return labelsKey(withPid(k.labels, pid))
+}
+
 // finish sorts a family's series and prepares what its exposition
 // shares between collections.
-func (bf *buildFamily) finish(p *plan, slab []buildSeries, pairs *pairCache) planFamily {
+func (bf *buildFamily) finish(p *plan) planFamily {
 	pf := planFamily{help: &bf.help, mostrecent: bf.mode == "mostrecent" || bf.mode == "livemostrecent"}
 	name := bf.name
 	t := dto.MetricType_COUNTER
@@ -277,15 +387,19 @@ func (bf *buildFamily) finish(p *plan, slab []buildSeries, pairs *pairCache) pla
 		name = bf.total
 	}
 	pf.name, pf.typ = &name, &t
-	keys := make([]string, 0, len(bf.series))
-	for k := range bf.series {
-		keys = append(keys, k)
+	series := make([]*buildSeries, 0, len(bf.series))
+	for _, s := range bf.series {
+		series = append(series, s)
 	}
-	sort.Strings(keys)
-	pf.series = make([]planSeries, len(keys))
-	for i, k := range keys {
-		s := &slab[bf.series[k]]
-		ps := planSeries{labels: pairs.get(s.labels), value: s.value, count: s.count}
+	sort.Slice(series, func(i, j int) bool { return series[i].key < series[j].key })
+	pf.series = make([]planSeries, len(series))
+	for i, s := range series {
+		ps := planSeries{labels: s.pairs, value: s.value, count: s.count}
+		if len(ps.labels) == 0 {
+			ps.labels = nil
+		} else {
+			ps.labels = ps.labels[:len(ps.labels):len(ps.labels)] // an append by a consumer copies
+		}
 		if n := len(s.nan) + len(s.buckets); n > 0 {
 			// sort.Float64s order: NaN first.
 			ps.buckets = make([]planBucket, 0, n)
@@ -302,48 +416,8 @@ func (bf *buildFamily) finish(p *plan, slab []buildSeries, pairs *pairCache) pla
 		}
 		pf.series[i] = ps
 	}
-	p.series += len(keys)
+	p.series += len(series)
 	return pf
-}
-
-// pairCache makes the label pairs of a plan in bulk, sharing the
-// strings of repeated names and values.
-type pairCache struct {
-	strs  map[string]*string
-	pairs []dto.LabelPair
-	ptrs  []*dto.LabelPair
-}
-
-func newPairCache(n int) *pairCache {
-	return &pairCache{strs: make(map[string]*string), pairs: make([]dto.LabelPair, 0, n), ptrs: make([]*dto.LabelPair, 0, n)}
-}
-
-func (c *pairCache) str(s string) *string {
-	p := c.strs[s]
-	if p == nil {
-		p = new(string)
-		*p = s
-		c.strs[s] = p
-	}
-	return p
-}
-
-func (c *pairCache) get(ls []label) []*dto.LabelPair {
-	if len(ls) == 0 {
-		return nil
-	}
-	if cap(c.pairs)-len(c.pairs) < len(ls) {
-		c.pairs = make([]dto.LabelPair, 0, max(len(ls), 256))
-		c.ptrs = make([]*dto.LabelPair, 0, cap(c.pairs))
-	}
-	first := len(c.ptrs)
-	for _, l := range ls {
-		c.pairs = c.pairs[:len(c.pairs)+1]
-		lp := &c.pairs[len(c.pairs)-1]
-		lp.Name, lp.Value = c.str(l.name), c.str(l.value)
-		c.ptrs = append(c.ptrs, lp)
-	}
-	return c.ptrs[first:len(c.ptrs):len(c.ptrs)] // an append by a consumer copies
 }
 
 // slots are one collection's accumulated values.

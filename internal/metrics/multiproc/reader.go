@@ -57,10 +57,9 @@ type Reader struct {
 	plan        *plan     // the aggregation of the last collection's files
 	slots       slots     // its values, reused
 	scanned     []scanned // reused
-	stat        syscall.Stat_t
-	gen         uint64 // counts walks: a cachedFile's gen changes with its entries
-	seen        uint64 // counts scans, to find files gone from the directory
-	builds      uint64 // counts plans built
+	gen         uint64    // counts walks: a cachedFile's gen changes with its entries
+	seen        uint64    // counts scans, to find files gone from the directory
+	builds      uint64    // counts plans built
 	entriesHint int
 }
 
@@ -222,6 +221,56 @@ func (r *Reader) scan() ([]scanned, error) {
 	return files, nil
 }
 
+// opened is a file looked at by open: the cached entry, still valid, or
+// a new mapping (fresh) to install in place of the cached one, or an
+// empty file (cf nil, no error).
+type opened struct {
+	cf    *cachedFile
+	fresh bool
+	err   error
+}
+
+// open stats a file and, when it is new or changed (another inode or
+// size), maps it and reads its used bytes once, so that their pages are
+// in place (in order, which the hardware prefetches; walking them later
+// jumps from entry to entry). It changes nothing in the Reader.
+func (r *Reader) open(base string) opened {
+	path := filepath.Join(r.dir, base)
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		if err == syscall.ENOENT {
+			return opened{err: fs.ErrNotExist}
+		}
+		return opened{err: fmt.Errorf("%s: %w", base, err)}
+	}
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		return opened{err: fmt.Errorf("%s: not a regular file", base)}
+	}
+	ino, dev, size := st.Ino, uint64(st.Dev), st.Size
+	if cf := r.files[base]; cf != nil && cf.ino == ino && cf.dev == dev && cf.size == size {
+		return opened{cf: cf}
+	}
+	if size < headerSize {
+		// Empty: prometheus_client is creating it right now.
+		return opened{fresh: true}
+	}
+	m, err := mapFile(path, min(size, r.maxSize))
+	if err != nil {
+		return opened{err: err}
+	}
+	cf := &cachedFile{ino: ino, dev: dev, size: size, mapped: m}
+	if err := guard(func() error {
+		if used, ok := usedOf(m); ok && used > 0 {
+			prefetch(m[:min(used, len(m))])
+		}
+		return nil
+	}); err != nil {
+		cf.unmap()
+		return opened{err: err}
+	}
+	return opened{cf: cf, fresh: true}
+}
+
 // load returns a file's entries and its content, mapped read-only.
 // Mappings stay open between collections while the file keeps its inode
 // and size: an unchanged file then costs one stat, and its values are read
@@ -229,32 +278,23 @@ func (r *Reader) scan() ([]scanned, error) {
 // grew (prometheus_client doubles it) or was replaced is mapped again.
 // Entries are walked and keys parsed again only when used changed.
 func (r *Reader) load(base string) (*cachedFile, []byte, error) {
-	path := filepath.Join(r.dir, base)
-	st := &r.stat
-	if err := syscall.Stat(path, st); err != nil {
-		if err == syscall.ENOENT {
-			return nil, nil, fs.ErrNotExist
-		}
-		return nil, nil, fmt.Errorf("%s: %w", base, err)
+	return r.finish(base, r.open(base))
+}
+
+// finish installs what open found and walks the file when its used
+// counter changed.
+func (r *Reader) finish(base string, o opened) (*cachedFile, []byte, error) {
+	if o.err != nil {
+		return nil, nil, o.err
 	}
-	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
-		return nil, nil, fmt.Errorf("%s: not a regular file", base)
-	}
-	ino, dev, size := st.Ino, uint64(st.Dev), st.Size
-	cf := r.files[base]
-	if cf == nil || cf.ino != ino || cf.dev != dev || cf.size != size {
-		if cf != nil {
+	cf := o.cf
+	if o.fresh {
+		if old := r.files[base]; old != nil {
 			r.forget(base)
 		}
-		if size < headerSize {
-			// Empty: prometheus_client is creating it right now.
+		if cf == nil {
 			return &cachedFile{}, nil, nil
 		}
-		m, err := mapFile(path, min(size, r.maxSize))
-		if err != nil {
-			return nil, nil, err
-		}
-		cf = &cachedFile{ino: ino, dev: dev, size: size, mapped: m}
 		r.files[base] = cf
 	}
 	data := cf.mapped
@@ -277,7 +317,6 @@ func (r *Reader) load(base string) (*cachedFile, []byte, error) {
 	if len(data) > used {
 		data = data[:used]
 	}
-	prefetch(data)
 	if cf.entries == nil {
 		cf.entries = make([]entry, 0, r.entriesHint)
 	}
@@ -293,18 +332,32 @@ func (r *Reader) load(base string) (*cachedFile, []byte, error) {
 	}
 	cf.keys = cf.keys[:0]
 	r.entriesHint = max(r.entriesHint, len(w.entries))
+	// Workers mostly write the same keys in the same order: the key that
+	// followed the previous one last time is tried first, which costs one
+	// comparison instead of hashing the whole key (help texts make keys
+	// long), and a comparison that fails early when it is not the one.
+	var prev *key
 	for _, e := range w.entries {
 		raw := data[e.keyOff : e.keyOff+e.keyLen]
-		k, ok := r.keys[string(raw)]
-		if !ok {
-			s := string(raw)
-			k, _ = parseKey(s)
-			r.keys[s] = k // nil remembers a malformed key
+		var k *key
+		if prev != nil && prev.next != nil && prev.next.raw == string(raw) {
+			k = prev.next
+		} else {
+			var ok bool
+			if k, ok = r.keys[string(raw)]; !ok {
+				s := string(raw)
+				k, _ = parseKey(s)
+				r.keys[s] = k // nil remembers a malformed key
+			}
+			if prev != nil && k != nil {
+				prev.next = k
+			}
 		}
 		if k == nil {
 			cf.bad++
 		}
 		cf.keys = append(cf.keys, k)
+		prev = k
 	}
 	r.stats.invalidEntries.Add(float64(cf.bad))
 	if cf.torn {
@@ -352,6 +405,11 @@ func (r *Reader) trimKeys() {
 	for raw, k := range r.keys {
 		if !used[k] {
 			delete(r.keys, raw)
+		}
+	}
+	for _, k := range r.keys {
+		if k != nil {
+			k.next = nil // may be a dropped key
 		}
 	}
 }
