@@ -3,6 +3,7 @@ package multiproc
 import (
 	"math"
 	"sort"
+	"strings"
 
 	dto "github.com/prometheus/client_model/go"
 )
@@ -365,9 +366,30 @@ func aggregatedMode(mode string) bool {
 	return false
 }
 
-// pidKey is labelsKey(withPid(k.labels, pid)).
+// pidKey is labelsKey(withPid(k.labels, pid)), in one allocation.
 func pidKey(k *key, pid string) string {
-	return labelsKey(withPid(k.labels, pid))
+	n := len(k.noPidKey) + len("pid") + len(pid) + 2
+	var b strings.Builder
+	b.Grow(n)
+	added := false
+	for _, l := range k.noPid {
+		if !added && l.name > "pid" {
+			b.WriteString("pid\xfe")
+			b.WriteString(pid)
+			b.WriteByte(0xff)
+			added = true
+		}
+		b.WriteString(l.name)
+		b.WriteByte(0xfe)
+		b.WriteString(l.value)
+		b.WriteByte(0xff)
+	}
+	if !added {
+		b.WriteString("pid\xfe")
+		b.WriteString(pid)
+		b.WriteByte(0xff)
+	}
+	return b.String()
 }
 
 // finish sorts a family's series and prepares what its exposition

@@ -54,13 +54,13 @@ type Reader struct {
 	hint  Layout
 	stats *stats
 
-	plan        *plan     // the aggregation of the last collection's files
-	slots       slots     // its values, reused
-	scanned     []scanned // reused
-	gen         uint64    // counts walks: a cachedFile's gen changes with its entries
-	seen        uint64    // counts scans, to find files gone from the directory
-	builds      uint64    // counts plans built
-	entriesHint int
+	plan    *plan     // the aggregation of the last collection's files
+	slots   slots     // its values, reused
+	scanned []scanned // reused
+	gen     uint64    // counts walks: a cachedFile's gen changes with its entries
+	seen    uint64    // counts scans, to find files gone from the directory
+	builds  uint64    // counts plans built
+	walkBuf []entry   // reused by every walk
 }
 
 // cachedFile remembers a file's mapping and where its entries are, so
@@ -317,21 +317,25 @@ func (r *Reader) finish(base string, o opened) (*cachedFile, []byte, error) {
 	if len(data) > used {
 		data = data[:used]
 	}
-	if cf.entries == nil {
-		cf.entries = make([]entry, 0, r.entriesHint)
+	// Walked into a buffer of the Reader, kept at the exact size.
+	w := walk(data, used, r.hint, r.walkBuf[:0])
+	if cap(w.entries) > cap(r.walkBuf) {
+		r.walkBuf = w.entries[:0]
 	}
-	w := walk(data, used, r.hint, cf.entries[:0])
 	if w.layout != LayoutUnknown {
 		r.hint = w.layout
 	}
 	r.gen++
 	cf.gen = r.gen
-	cf.used, cf.layout, cf.entries, cf.torn, cf.bad = used, w.layout, w.entries, w.torn || len(data) < used, 0
+	if cap(cf.entries) < len(w.entries) {
+		cf.entries = make([]entry, 0, len(w.entries))
+	}
+	cf.entries = append(cf.entries[:0], w.entries...)
+	cf.used, cf.layout, cf.torn, cf.bad = used, w.layout, w.torn || len(data) < used, 0
 	if cap(cf.keys) < len(w.entries) {
 		cf.keys = make([]*key, 0, len(w.entries))
 	}
 	cf.keys = cf.keys[:0]
-	r.entriesHint = max(r.entriesHint, len(w.entries))
 	// Workers mostly write the same keys in the same order: the key that
 	// followed the previous one last time is tried first, which costs one
 	// comparison instead of hashing the whole key (help texts make keys
