@@ -150,12 +150,42 @@ func fastString(s string, pos int) (string, int, bool) {
 		return "", 0, false
 	}
 	v := s[start : start+end]
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c < 0x20 || c > 0x7e || c == '\\' {
-			return "", 0, false
-		}
+	if !plainASCII(v) {
+		return "", 0, false
 	}
 	return v, start + end + 1, true
+}
+
+// plainASCII reports whether v holds printable ASCII only, without a
+// backslash: eight bytes at a time, since help texts make up most of a
+// key.
+func plainASCII(v string) bool {
+	const (
+		ones = 0x0101010101010101
+		high = 0x8080808080808080
+	)
+	i := 0
+	for ; i+8 <= len(v); i += 8 {
+		w := uint64(v[i]) | uint64(v[i+1])<<8 | uint64(v[i+2])<<16 | uint64(v[i+3])<<24 |
+			uint64(v[i+4])<<32 | uint64(v[i+5])<<40 | uint64(v[i+6])<<48 | uint64(v[i+7])<<56
+		// A byte is bad when its high bit is set, when it is below
+		// 0x20, 0x7f, or a backslash (0x5c). With the high bits clear,
+		// x - 0x20 borrows into the high bit only for bytes below 0x20,
+		// x + 1 carries into it only for 0x7f, and x ^ 0x5c is zero only
+		// for a backslash.
+		low := w - 0x20*ones
+		del := w + ones
+		bs := w ^ 0x5c*ones
+		if (w|low|del|(bs-ones)&^bs)&high != 0 {
+			return false
+		}
+	}
+	for ; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c > 0x7e || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // decodeJSON reads any JSON spelling of the key.

@@ -67,3 +67,27 @@ func TestParseKeyPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestPlainASCII checks the word-at-a-time test against the obvious one
+// for every byte at every position of a word and of the tail.
+func TestPlainASCII(t *testing.T) {
+	slow := func(v string) bool {
+		for i := 0; i < len(v); i++ {
+			if c := v[i]; c < 0x20 || c > 0x7e || c == '\\' {
+				return false
+			}
+		}
+		return true
+	}
+	for n := 0; n <= 19; n++ {
+		for pos := 0; pos < n; pos++ {
+			for c := 0; c < 256; c++ {
+				b := []byte("abcdefghijklmnopqrstuvwxyz"[:n])
+				b[pos] = byte(c)
+				if got, want := plainASCII(string(b)), slow(string(b)); got != want {
+					t.Fatalf("%q: %v, want %v", b, got, want)
+				}
+			}
+		}
+	}
+}
