@@ -461,15 +461,22 @@ func (s *slots) reset(n int) {
 
 // add reads the values of one file of the plan into the slots, in entry
 // order.
-func (s *slots) add(p *plan, f *planFile) {
+// With walked, the values the walk of this collection read are used.
+func (s *slots) add(p *plan, f *planFile, walked bool) {
 	cf := f.cf
 	data, ts := cf.mapped, cf.layout == LayoutTimestamped
+	walked = walked && len(cf.vals) == len(cf.entries) && (!ts || len(cf.tss) == len(cf.entries))
 	for j, e := range cf.entries {
 		slot := f.slots[j]
 		if slot < 0 {
 			continue
 		}
-		v := valueAt(data, e)
+		var v float64
+		if walked {
+			v = cf.vals[j]
+		} else {
+			v = valueAt(data, e)
+		}
 		switch p.ops[slot] {
 		case opSum:
 			s.v[slot] += v
@@ -487,7 +494,10 @@ func (s *slots) add(p *plan, f *planFile) {
 			s.v[slot] = v
 		case opRecent:
 			var t float64
-			if ts {
+			switch {
+			case walked && ts:
+				t = cf.tss[j]
+			case ts:
 				t = valueAt(data, entry{valOff: e.valOff + 8})
 			}
 			if s.ts[slot] < t {

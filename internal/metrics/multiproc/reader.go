@@ -78,8 +78,12 @@ type cachedFile struct {
 	keys     []*key // parsed key per entry; nil for a malformed key
 	bad      int    // malformed keys
 	torn     bool
-	gen      uint64 // the Reader's walk count when entries were last walked
-	seen     uint64 // the Reader's scan count when last listed
+	// vals and tss are the entries' values and timestamps as read by the
+	// walk of scan valsScan.
+	vals, tss []float64
+	valsScan  uint64
+	gen       uint64 // the Reader's walk count when entries were last walked
+	seen      uint64 // the Reader's scan count when last listed
 }
 
 // New returns a Reader of opts.Dir.
@@ -154,7 +158,7 @@ func (r *Reader) Gather() ([]*dto.MetricFamily, error) {
 	r.slots.reset(len(p.ops))
 	for i := range p.files {
 		f := &p.files[i]
-		if err := guard(func() error { r.slots.add(p, f); return nil }); err != nil {
+		if err := guard(func() error { r.slots.add(p, f, f.cf.valsScan == r.seen); return nil }); err != nil {
 			// Truncated under the mapping after it was walked: what
 			// was read of it stays, as with a torn file.
 			r.stats.badFiles.Inc()
@@ -363,6 +367,17 @@ func (r *Reader) finish(base string, o opened) (*cachedFile, []byte, error) {
 		cf.keys = append(cf.keys, k)
 		prev = k
 	}
+	// The values, while the lines holding them are at hand: this
+	// collection reads them from here instead of from the mapping, where
+	// they would be fetched from memory again.
+	cf.vals, cf.tss = cf.vals[:0], cf.tss[:0]
+	for _, e := range cf.entries {
+		cf.vals = append(cf.vals, valueAt(data, e))
+		if cf.layout == LayoutTimestamped {
+			cf.tss = append(cf.tss, timestampAt(data, e, cf.layout))
+		}
+	}
+	cf.valsScan = r.seen
 	r.stats.invalidEntries.Add(float64(cf.bad))
 	if cf.torn {
 		r.stats.tornFiles.Inc()
