@@ -65,9 +65,10 @@ type Reader struct {
 
 // cachedFile remembers a file's mapping and where its entries are, so
 // that an unchanged file is not walked and its keys not parsed again.
-// Values are always read afresh from the mapping: workers write them
-// through mmap, which does not reliably update mtime; entries are only
-// ever appended, which changes used.
+// Values are read afresh on every collection (from the mapping, or by
+// the walk of that very collection): workers write them through mmap,
+// which does not reliably update mtime; entries are only ever appended,
+// which changes used.
 type cachedFile struct {
 	ino, dev uint64
 	size     int64
@@ -82,6 +83,7 @@ type cachedFile struct {
 	// walk of scan valsScan.
 	vals, tss []float64
 	valsScan  uint64
+	touched   byte   // what prefetch read
 	gen       uint64 // the Reader's walk count when entries were last walked
 	seen      uint64 // the Reader's scan count when last listed
 }
@@ -265,7 +267,7 @@ func (r *Reader) open(base string) opened {
 	cf := &cachedFile{ino: ino, dev: dev, size: size, mapped: m}
 	if err := guard(func() error {
 		if used, ok := usedOf(m); ok && used > 0 {
-			prefetch(m[:min(used, len(m))])
+			cf.touched = prefetch(m[:min(used, len(m))])
 		}
 		return nil
 	}); err != nil {
@@ -433,13 +435,13 @@ func (r *Reader) trimKeys() {
 	}
 }
 
-var sink byte
-
-// prefetch reads data in order, one byte per cache line.
-func prefetch(data []byte) {
+// prefetch reads data in order, one byte per cache line, and returns
+// their sum, which the caller keeps so that the reads are not optimized
+// away.
+func prefetch(data []byte) byte {
 	var x byte
 	for i := 0; i < len(data); i += 64 {
 		x += data[i]
 	}
-	sink = x
+	return x
 }
