@@ -2,6 +2,7 @@ package multiproc
 
 import (
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -413,7 +414,7 @@ func (bf *buildFamily) finish(p *plan) planFamily {
 	for _, s := range bf.series {
 		series = append(series, s)
 	}
-	sort.Slice(series, func(i, j int) bool { return series[i].key < series[j].key })
+	slices.SortFunc(series, func(a, b *buildSeries) int { return strings.Compare(a.key, b.key) })
 	pf.series = make([]planSeries, len(series))
 	for i, s := range series {
 		ps := planSeries{labels: s.pairs, value: s.value, count: s.count}
