@@ -160,7 +160,9 @@ func (r *Reader) Gather() ([]*dto.MetricFamily, error) {
 	r.slots.reset(len(p.ops))
 	for i := range p.files {
 		f := &p.files[i]
-		if err := guard(func() error { r.slots.add(p, f, f.cf.valsScan == r.seen); return nil }); err != nil {
+		err := guard(func() error { r.slots.add(p, f, f.cf.valsScan == r.seen); return nil })
+		f.cf.vals, f.cf.tss = nil, nil // read once
+		if err != nil {
 			// Truncated under the mapping after it was walked: what
 			// was read of it stays, as with a torn file.
 			r.stats.badFiles.Inc()
@@ -226,6 +228,10 @@ func (r *Reader) scan() ([]scanned, error) {
 	r.trimKeys()
 	return files, nil
 }
+
+// maxWalkBuf bounds the entries of the buffer kept for walks: a huge
+// file's walk does not stay in memory once the file is gone.
+const maxWalkBuf = 1 << 16
 
 // opened is a file looked at by open: the cached entry, still valid, or
 // a new mapping (fresh) to install in place of the cached one, or an
@@ -325,7 +331,7 @@ func (r *Reader) finish(base string, o opened) (*cachedFile, []byte, error) {
 	}
 	// Walked into a buffer of the Reader, kept at the exact size.
 	w := walk(data, used, r.hint, r.walkBuf[:0])
-	if cap(w.entries) > cap(r.walkBuf) {
+	if cap(w.entries) > cap(r.walkBuf) && cap(w.entries) <= maxWalkBuf {
 		r.walkBuf = w.entries[:0]
 	}
 	if w.layout != LayoutUnknown {
