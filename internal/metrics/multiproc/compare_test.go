@@ -128,6 +128,9 @@ func goExposition(t testing.TB, r *Reader) string {
 func assertSame(t *testing.T, r *Reader, what string) flat {
 	t.Helper()
 	goText := goExposition(t, r) // first: it may remove dead live-gauge files
+	if ref, _ := refGather(t, r.dir, r.maxSize); ref != goText {
+		t.Fatalf("%s: exposition differs from the reference implementation\n--- pysup\n%s\n--- reference\n%s", what, goText, ref)
+	}
 	pyText := pythonExposition(t, r.dir)
 	g, gt := flatten(t, goText)
 	p, pt := flatten(t, pyText)

@@ -3,7 +3,7 @@ package multiproc
 import (
 	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"runtime"
 	"runtime/debug"
 	"syscall"
@@ -12,12 +12,17 @@ import (
 // mapFile maps the first n bytes of path read-only and shared, so reads
 // see the workers' writes.
 func mapFile(path string, n int64) ([]byte, error) {
-	f, err := os.Open(path)
+	// Not os.Open: a regular file gains nothing from the poller, and
+	// this runs for every new file of a scrape.
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, err
+		if err == syscall.ENOENT {
+			return nil, fs.ErrNotExist
+		}
+		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	defer f.Close()
-	m, err := syscall.Mmap(int(f.Fd()), 0, int(n), syscall.PROT_READ, syscall.MAP_SHARED)
+	defer syscall.Close(fd)
+	m, err := syscall.Mmap(fd, 0, int(n), syscall.PROT_READ, syscall.MAP_SHARED)
 	if err != nil {
 		return nil, fmt.Errorf("mmap %s: %w", path, err)
 	}

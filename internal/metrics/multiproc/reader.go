@@ -51,16 +51,24 @@ type Reader struct {
 	mu    sync.Mutex
 	files map[string]*cachedFile
 	keys  map[string]*key // raw key -> parsed, shared by all files
-	buf   []byte
 	hint  Layout
 	stats *stats
+
+	plan    *plan     // the aggregation of the last collection's files
+	slots   slots     // its values, reused
+	scanned []scanned // reused
+	gen     uint64    // counts walks: a cachedFile's gen changes with its entries
+	seen    uint64    // counts scans, to find files gone from the directory
+	builds  uint64    // counts plans built
+	walkBuf []entry   // reused by every walk
 }
 
 // cachedFile remembers a file's mapping and where its entries are, so
 // that an unchanged file is not walked and its keys not parsed again.
-// Values are always read afresh from the mapping: workers write them
-// through mmap, which does not reliably update mtime; entries are only
-// ever appended, which changes used.
+// Values are read afresh on every collection (from the mapping, or by
+// the walk of that very collection): workers write them through mmap,
+// which does not reliably update mtime; entries are only ever appended,
+// which changes used.
 type cachedFile struct {
 	ino, dev uint64
 	size     int64
@@ -71,6 +79,13 @@ type cachedFile struct {
 	keys     []*key // parsed key per entry; nil for a malformed key
 	bad      int    // malformed keys
 	torn     bool
+	// vals and tss are the entries' values and timestamps as read by the
+	// walk of scan valsScan.
+	vals, tss []float64
+	valsScan  uint64
+	touched   byte   // what prefetch read
+	gen       uint64 // the Reader's walk count when entries were last walked
+	seen      uint64 // the Reader's scan count when last listed
 }
 
 // New returns a Reader of opts.Dir.
@@ -133,31 +148,45 @@ func (r *Reader) Gather() ([]*dto.MetricFamily, error) {
 	defer r.mu.Unlock()
 	start := time.Now()
 	defer func() { r.stats.duration.Observe(time.Since(start).Seconds()) }()
-	agg := newAggregator()
-	if err := r.read(agg, nil); err != nil {
+	files, err := r.scan()
+	if err != nil {
 		return nil, err
 	}
-	mfs, bad := agg.families()
-	r.stats.invalidEntries.Add(float64(bad))
-	return mfs, nil
+	if !r.plan.matches(files) {
+		r.builds++
+		r.plan = buildPlan(files, r.builds)
+	}
+	p := r.plan
+	r.slots.reset(len(p.ops))
+	for i := range p.files {
+		f := &p.files[i]
+		err := guard(func() error { r.slots.add(p, f, f.cf.valsScan == r.seen); return nil })
+		f.cf.vals, f.cf.tss = nil, nil // read once
+		if err != nil {
+			// Truncated under the mapping after it was walked: what
+			// was read of it stays, as with a torn file.
+			r.stats.badFiles.Inc()
+			r.forget(f.base)
+		}
+	}
+	r.stats.invalidEntries.Add(float64(p.bad))
+	return p.families(&r.slots), nil
 }
 
-// read adds every readable file of the directory to agg; when only is not
-// nil, just the files it accepts.
-func (r *Reader) read(agg *aggregator, only func(string, fileName) bool) error {
+// scan loads every readable file of the directory, in name order: those
+// with entries are returned.
+func (r *Reader) scan() ([]scanned, error) {
 	des, err := os.ReadDir(r.dir)
 	if err != nil {
-		return fmt.Errorf("multiproc: reading %s: %w", r.dir, err)
+		return nil, fmt.Errorf("multiproc: reading %s: %w", r.dir, err)
 	}
-	seen := make(map[string]bool, len(des))
+	r.seen++
+	files := r.scanned[:0]
 	nfiles := 0
 	for _, de := range des {
 		base := de.Name()
 		n, ok := parseName(base)
 		if !ok || !de.Type().IsRegular() {
-			continue
-		}
-		if only != nil && !only(base, n) {
 			continue
 		}
 		if r.deadLiveGauge(n) {
@@ -168,18 +197,11 @@ func (r *Reader) read(agg *aggregator, only func(string, fileName) bool) error {
 				continue
 			}
 		}
-		seen[base] = true
+		var cf *cachedFile
 		err := guard(func() error {
-			cf, data, err := r.load(base)
-			if err != nil {
-				return err
-			}
-			for i, e := range cf.entries {
-				if k := cf.keys[i]; k != nil {
-					agg.add(n.typ, n.mode, n.pid, k, valueAt(data, e), timestampAt(data, e, cf.layout))
-				}
-			}
-			return nil
+			var err error
+			cf, _, err = r.load(base)
+			return err
 		})
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
@@ -188,18 +210,77 @@ func (r *Reader) read(agg *aggregator, only func(string, fileName) bool) error {
 			r.forget(base)
 			continue
 		}
-		nfiles++
-	}
-	if only == nil {
-		for base := range r.files {
-			if !seen[base] {
-				r.forget(base)
-			}
+		if c := r.files[base]; c != nil {
+			c.seen = r.seen
 		}
-		r.stats.files.Set(float64(nfiles))
-		r.trimKeys()
+		nfiles++
+		if len(cf.entries) > 0 {
+			files = append(files, scanned{base: base, name: n, cf: cf})
+		}
 	}
-	return nil
+	r.scanned = files
+	for base, cf := range r.files {
+		if cf.seen != r.seen {
+			r.forget(base)
+		}
+	}
+	r.stats.files.Set(float64(nfiles))
+	r.trimKeys()
+	return files, nil
+}
+
+// maxWalkBuf bounds the entries of the buffer kept for walks: a huge
+// file's walk does not stay in memory once the file is gone.
+const maxWalkBuf = 1 << 16
+
+// opened is a file looked at by open: the cached entry, still valid, or
+// a new mapping (fresh) to install in place of the cached one, or an
+// empty file (cf nil, no error).
+type opened struct {
+	cf    *cachedFile
+	fresh bool
+	err   error
+}
+
+// open stats a file and, when it is new or changed (another inode or
+// size), maps it and reads its used bytes once, so that their pages are
+// in place (in order, which the hardware prefetches; walking them later
+// jumps from entry to entry). It changes nothing in the Reader.
+func (r *Reader) open(base string) opened {
+	path := filepath.Join(r.dir, base)
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		if err == syscall.ENOENT {
+			return opened{err: fs.ErrNotExist}
+		}
+		return opened{err: fmt.Errorf("%s: %w", base, err)}
+	}
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		return opened{err: fmt.Errorf("%s: not a regular file", base)}
+	}
+	ino, dev, size := st.Ino, uint64(st.Dev), st.Size
+	if cf := r.files[base]; cf != nil && cf.ino == ino && cf.dev == dev && cf.size == size {
+		return opened{cf: cf}
+	}
+	if size < headerSize {
+		// Empty: prometheus_client is creating it right now.
+		return opened{fresh: true}
+	}
+	m, err := mapFile(path, min(size, r.maxSize))
+	if err != nil {
+		return opened{err: err}
+	}
+	cf := &cachedFile{ino: ino, dev: dev, size: size, mapped: m}
+	if err := guard(func() error {
+		if used, ok := usedOf(m); ok && used > 0 {
+			cf.touched = prefetch(m[:min(used, len(m))])
+		}
+		return nil
+	}); err != nil {
+		cf.unmap()
+		return opened{err: err}
+	}
+	return opened{cf: cf, fresh: true}
 }
 
 // load returns a file's entries and its content, mapped read-only.
@@ -209,33 +290,23 @@ func (r *Reader) read(agg *aggregator, only func(string, fileName) bool) error {
 // grew (prometheus_client doubles it) or was replaced is mapped again.
 // Entries are walked and keys parsed again only when used changed.
 func (r *Reader) load(base string) (*cachedFile, []byte, error) {
-	path := filepath.Join(r.dir, base)
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, nil, err
+	return r.finish(base, r.open(base))
+}
+
+// finish installs what open found and walks the file when its used
+// counter changed.
+func (r *Reader) finish(base string, o opened) (*cachedFile, []byte, error) {
+	if o.err != nil {
+		return nil, nil, o.err
 	}
-	if !fi.Mode().IsRegular() {
-		return nil, nil, fmt.Errorf("%s: not a regular file", base)
-	}
-	var ino, dev uint64
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		ino, dev = st.Ino, uint64(st.Dev)
-	}
-	cf := r.files[base]
-	if cf == nil || cf.ino != ino || cf.dev != dev || cf.size != fi.Size() {
-		if cf != nil {
-			cf.unmap()
-			delete(r.files, base)
+	cf := o.cf
+	if o.fresh {
+		if old := r.files[base]; old != nil {
+			r.forget(base)
 		}
-		if fi.Size() < headerSize {
-			// Empty: prometheus_client is creating it right now.
+		if cf == nil {
 			return &cachedFile{}, nil, nil
 		}
-		m, err := mapFile(path, min(fi.Size(), r.maxSize))
-		if err != nil {
-			return nil, nil, err
-		}
-		cf = &cachedFile{ino: ino, dev: dev, size: fi.Size(), mapped: m}
 		r.files[base] = cf
 	}
 	data := cf.mapped
@@ -258,24 +329,63 @@ func (r *Reader) load(base string) (*cachedFile, []byte, error) {
 	if len(data) > used {
 		data = data[:used]
 	}
-	w := walk(data, used, r.hint, cf.entries[:0])
+	// Walked into a buffer of the Reader, kept at the exact size.
+	w := walk(data, used, r.hint, r.walkBuf[:0])
+	if cap(w.entries) > cap(r.walkBuf) && cap(w.entries) <= maxWalkBuf {
+		r.walkBuf = w.entries[:0]
+	}
 	if w.layout != LayoutUnknown {
 		r.hint = w.layout
 	}
-	cf.used, cf.layout, cf.entries, cf.torn, cf.bad = used, w.layout, w.entries, w.torn || len(data) < used, 0
+	r.gen++
+	cf.gen = r.gen
+	if cap(cf.entries) < len(w.entries) {
+		cf.entries = make([]entry, 0, len(w.entries))
+	}
+	cf.entries = append(cf.entries[:0], w.entries...)
+	cf.used, cf.layout, cf.torn, cf.bad = used, w.layout, w.torn || len(data) < used, 0
+	if cap(cf.keys) < len(w.entries) {
+		cf.keys = make([]*key, 0, len(w.entries))
+	}
 	cf.keys = cf.keys[:0]
+	// Workers mostly write the same keys in the same order: the key that
+	// followed the previous one last time is tried first, which costs one
+	// comparison instead of hashing the whole key (help texts make keys
+	// long), and a comparison that fails early when it is not the one.
+	var prev *key
 	for _, e := range w.entries {
 		raw := data[e.keyOff : e.keyOff+e.keyLen]
-		k, ok := r.keys[string(raw)]
-		if !ok {
-			k, _ = parseKey(raw)
-			r.keys[string(raw)] = k // nil remembers a malformed key
+		var k *key
+		if prev != nil && prev.next != nil && prev.next.raw == string(raw) {
+			k = prev.next
+		} else {
+			var ok bool
+			if k, ok = r.keys[string(raw)]; !ok {
+				s := string(raw)
+				k, _ = parseKey(s)
+				r.keys[s] = k // nil remembers a malformed key
+			}
+			if prev != nil && k != nil {
+				prev.next = k
+			}
 		}
 		if k == nil {
 			cf.bad++
 		}
 		cf.keys = append(cf.keys, k)
+		prev = k
 	}
+	// The values, while the lines holding them are at hand: this
+	// collection reads them from here instead of from the mapping, where
+	// they would be fetched from memory again.
+	cf.vals, cf.tss = cf.vals[:0], cf.tss[:0]
+	for _, e := range cf.entries {
+		cf.vals = append(cf.vals, valueAt(data, e))
+		if cf.layout == LayoutTimestamped {
+			cf.tss = append(cf.tss, timestampAt(data, e, cf.layout))
+		}
+	}
+	cf.valsScan = r.seen
 	r.stats.invalidEntries.Add(float64(cf.bad))
 	if cf.torn {
 		r.stats.tornFiles.Inc()
@@ -283,11 +393,13 @@ func (r *Reader) load(base string) (*cachedFile, []byte, error) {
 	return cf, cf.mapped, nil
 }
 
-// forget drops a file's cache entry and mapping.
+// forget drops a file's cache entry and mapping, and the plan, which may
+// refer to it.
 func (r *Reader) forget(base string) {
 	if cf := r.files[base]; cf != nil {
 		cf.unmap()
 		delete(r.files, base)
+		r.plan = nil
 	}
 }
 
@@ -322,4 +434,20 @@ func (r *Reader) trimKeys() {
 			delete(r.keys, raw)
 		}
 	}
+	for _, k := range r.keys {
+		if k != nil {
+			k.next = nil // may be a dropped key
+		}
+	}
+}
+
+// prefetch reads data in order, one byte per cache line, and returns
+// their sum, which the caller keeps so that the reads are not optimized
+// away.
+func prefetch(data []byte) byte {
+	var x byte
+	for i := 0; i < len(data); i += 64 {
+		x += data[i]
+	}
+	return x
 }
