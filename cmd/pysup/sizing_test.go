@@ -141,7 +141,7 @@ func TestWorkerSizingEnv(t *testing.T) {
 		{[]string{"WEB_CONCURRENCY=9"}, "wc=9"},
 		{[]string{"PYSUP_WEB_CONCURRENCY=off"}, "wc=unset"},
 		{[]string{"PYSUP_WEB_CONCURRENCY=4"}, "wc=4"},
-		{[]string{"PYSUP_WEB_CONCURRENCY=auto"}, fmt.Sprintf("wc=%d", autoHere(t))},
+		{[]string{"PYSUP_WEB_CONCURRENCY=auto"}, autoHere(t)},
 	}
 	for _, c := range cases {
 		r := startPysup(t, mode{name: "subreaper"}, append([]string{"PYSUP_LOG=false"}, c.env...), show...)
@@ -154,11 +154,15 @@ func TestWorkerSizingEnv(t *testing.T) {
 	}
 }
 
-// autoHere is what PYSUP_WEB_CONCURRENCY=auto gives on this machine.
-func autoHere(t *testing.T) int {
+// autoHere is what the child sees of PYSUP_WEB_CONCURRENCY=auto on this
+// machine: nothing without a CPU quota.
+func autoHere(t *testing.T) string {
 	l, err := cgroup.Read("/", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cgroup.WebConcurrency(l, runtime.NumCPU(), 128<<20)
+	if n := cgroup.WebConcurrency(l, runtime.NumCPU(), 128<<20); n > 0 {
+		return fmt.Sprintf("wc=%d", n)
+	}
+	return "wc=unset"
 }

@@ -68,7 +68,8 @@ func TestWebConcurrency(t *testing.T) {
 		workerMem int64
 		want      int
 	}{
-		{cgroup.Limits{}, 2, 128 << 20, 5},                          // no limits: the cores
+		{cgroup.Limits{}, 2, 128 << 20, 0},                          // no limits: none
+		{cgroup.Limits{Memory: 1 << 30}, 64, 128 << 20, 0},          // no CPU quota: none
 		{cgroup.Limits{CPU: 1}, 8, 128 << 20, 3},                    // 1 core quota on an 8-core node
 		{cgroup.Limits{CPU: 1.5}, 8, 128 << 20, 5},                  // rounded up
 		{cgroup.Limits{CPU: 0.25}, 8, 128 << 20, 3},                 // below one core: one

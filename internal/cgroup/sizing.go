@@ -19,8 +19,14 @@ func CPUs(l Limits, available int) int {
 
 // WebConcurrency is gunicorn's recommended worker count, 2 × CPUs + 1,
 // capped so that workers of workerMemory bytes each fit the memory limit,
-// and at least 1.
+// and at least 1; 0 (none) without a CPU quota. The node's core count says
+// nothing about the pod's share of it: 2 × 96 + 1 workers on a big node
+// with no limit would swamp the pod, so without a quota the worker count
+// stays the app's (gunicorn's default is 1).
 func WebConcurrency(l Limits, available int, workerMemory int64) int {
+	if l.CPU <= 0 {
+		return 0
+	}
 	w := 2*CPUs(l, available) + 1
 	if l.Memory > 0 && workerMemory > 0 {
 		w = min(w, int(l.Memory/workerMemory))

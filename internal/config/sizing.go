@@ -8,7 +8,7 @@ import (
 
 // Sizing holds the settings of worker sizing from the container's limits.
 type Sizing struct {
-	WebConcurrency WebConcurrency `env:"PYSUP_WEB_CONCURRENCY" envDefault:"auto" help:"WEB_CONCURRENCY given to the child (gunicorn and uvicorn read it) unless already set: auto (2 x CPUs + 1, CPUs being the cgroup CPU quota rounded up, else the cores available; capped at memory limit / PYSUP_WORKER_MEMORY; at least 1), off, or a number"`
+	WebConcurrency WebConcurrency `env:"PYSUP_WEB_CONCURRENCY" envDefault:"auto" help:"WEB_CONCURRENCY given to the child (gunicorn and uvicorn read it) unless already set: auto (under a cgroup CPU quota: 2 x CPUs + 1, CPUs being the quota rounded up; capped at memory limit / PYSUP_WORKER_MEMORY; at least 1; without a quota none), off, or a number"`
 	WorkerMemory   ByteSize       `env:"PYSUP_WORKER_MEMORY" envDefault:"128MiB" help:"memory one worker is expected to use, for PYSUP_WEB_CONCURRENCY=auto under a memory limit (0: no memory cap)"`
 }
 
