@@ -16,6 +16,7 @@ import (
 	"github.com/pysup/pysup/internal/config"
 	"github.com/pysup/pysup/internal/logs/fluent"
 	"github.com/pysup/pysup/internal/podinfo"
+	"golang.org/x/sys/unix"
 )
 
 // Options configures a Pipeline. FromConfig builds them from pysup's
@@ -80,8 +81,12 @@ type Pipeline struct {
 	outMu sync.Mutex
 	out   io.Writer
 
-	rOut, rErr *os.File
-	wOut, wErr *os.File
+	rOut, rErr    int // read ends, raw non-blocking descriptors (see newPipe)
+	wOut, wErr    *os.File
+	coalesceBelow int // a read of fewer bytes is followed by coalesceWait
+
+	wakeMu sync.Mutex // guards wake against abort racing with Run's close
+	wake   int        // eventfd ending the reader's poll; -1 once closed
 
 	partialPrefix string
 	partialSeq    atomic.Uint64
@@ -131,13 +136,22 @@ func New(o Options) (*Pipeline, error) {
 		p.ship = s
 	}
 	var err error
-	if p.rOut, p.wOut, err = newPipe(); err != nil {
+	var outSize, errSize int
+	if p.wake, err = newWake(); err != nil {
+		return nil, fmt.Errorf("logs: eventfd: %w", err)
+	}
+	if p.rOut, p.wOut, outSize, err = newPipe(); err != nil {
+		unix.Close(p.wake)
 		return nil, err
 	}
-	if p.rErr, p.wErr, err = newPipe(); err != nil {
-		p.rOut.Close()
+	if p.rErr, p.wErr, errSize, err = newPipe(); err != nil {
+		unix.Close(p.wake)
+		unix.Close(p.rOut)
 		p.wOut.Close()
 		return nil, err
+	}
+	if size := min(outSize, errSize); size >= coalesceMinPipe {
+		p.coalesceBelow = size / 4
 	}
 	return p, nil
 }
@@ -169,38 +183,36 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	} else {
 		close(p.shipDone)
 	}
-	var wg sync.WaitGroup
-	for _, r := range []*streamReader{newStreamReader(p, Stdout, p.rOut), newStreamReader(p, Stderr, p.rErr)} {
-		wg.Go(r.run)
-	}
 	stop := context.AfterFunc(ctx, p.abort)
-	wg.Wait()
+	p.readLoop([]*streamReader{newStreamReader(p, Stdout, p.rOut), newStreamReader(p, Stderr, p.rErr)})
 	stop()
-	p.rOut.Close()
-	p.rErr.Close()
+	p.closeReadEnds()
 	close(p.readersDone)
 	return ctx.Err()
 }
 
-// abort makes the readers stop without waiting for EOF. A read deadline in
-// the past wakes a blocked Read; it is set repeatedly because a reader may
-// move its own deadline between our flag and our call.
+// abort makes the reader stop without waiting for EOF.
 func (p *Pipeline) abort() {
 	p.aborted.Store(true)
-	go func() {
-		t := time.NewTicker(20 * time.Millisecond)
-		defer t.Stop()
-		for {
-			past := time.Unix(1, 0)
-			_ = p.rOut.SetReadDeadline(past)
-			_ = p.rErr.SetReadDeadline(past)
-			select {
-			case <-p.readersDone:
-				return
-			case <-t.C:
-			}
-		}
-	}()
+	p.wakeMu.Lock()
+	if p.wake >= 0 {
+		signalWake(p.wake)
+	}
+	p.wakeMu.Unlock()
+}
+
+// closeReadEnds closes what only the reader uses, once it is done (or was
+// never started).
+func (p *Pipeline) closeReadEnds() {
+	p.wakeMu.Lock()
+	defer p.wakeMu.Unlock()
+	if p.wake < 0 {
+		return
+	}
+	unix.Close(p.rOut)
+	unix.Close(p.rErr)
+	unix.Close(p.wake)
+	p.wake = -1
 }
 
 // Result is what Shutdown reports.
@@ -232,8 +244,7 @@ func (p *Pipeline) Shutdown(ctx context.Context) (Result, error) {
 			<-p.readersDone
 		}
 	} else {
-		p.rOut.Close()
-		p.rErr.Close()
+		p.closeReadEnds()
 	}
 	res.Records = p.recordsIn.Load()
 	if p.ship != nil {
