@@ -20,15 +20,14 @@ var safeASCII = func() (t [utf8.RuneSelf]bool) {
 // escaped and each invalid UTF-8 byte becomes U+FFFD.
 func appendString(dst []byte, s []byte) []byte {
 	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		// Most log text is plain ASCII: skip it 8 bytes at a time.
-		for i+8 <= len(s) && safe8(binary.LittleEndian.Uint64(s[i:])) {
-			i += 8
-		}
-		if i == len(s) {
-			break
-		}
+	i, start := 0, 0
+scan:
+	// Most log text is plain ASCII: skip it 8 bytes at a time, at the start
+	// and after each escape, then go byte by byte.
+	for i+8 <= len(s) && safe8(binary.LittleEndian.Uint64(s[i:])) {
+		i += 8
+	}
+	for i < len(s) {
 		b := s[i]
 		if b < utf8.RuneSelf {
 			if safeASCII[b] {
@@ -50,7 +49,7 @@ func appendString(dst []byte, s []byte) []byte {
 			}
 			i++
 			start = i
-			continue
+			goto scan
 		}
 		r, size := utf8.DecodeRune(s[i:])
 		if r == utf8.RuneError && size == 1 {
