@@ -184,7 +184,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		close(p.shipDone)
 	}
 	stop := context.AfterFunc(ctx, p.abort)
-	p.readLoop([]*streamReader{newStreamReader(p, Stdout, p.rOut), newStreamReader(p, Stderr, p.rErr)})
+	p.readThread([]*streamReader{newStreamReader(p, Stdout, p.rOut), newStreamReader(p, Stderr, p.rErr)})
 	stop()
 	p.closeReadEnds()
 	close(p.readersDone)

@@ -2,6 +2,7 @@ package logs
 
 import (
 	"encoding/binary"
+	"runtime"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -20,17 +21,53 @@ import (
 // faster than the wait allows never waits on a full pipe for long. With a
 // pipe smaller than coalesceMinPipe (the kernel refused the size asked)
 // there is no room to wait in, and the reader reads as soon as data
-// arrives.
+// arrives. The wait is a nanosleep(2) on the reader's own thread (see
+// readThread), not a runtime timer: the goroutine never parks, so it never
+// hands its thread over.
 const (
 	coalesceWait    = time.Millisecond
 	coalesceMinPipe = 256 << 10
 )
 
+// readThread runs readLoop on an OS thread of its own, scheduled as
+// SCHED_BATCH, and waits for it.
+//
+// This keeps probe answers prompt while the child floods its output. The
+// reader is pysup's only busy code: enriching 500k JSON lines a second
+// takes more than half a core. Left to the Go scheduler, that work moves
+// over all of pysup's threads, so whichever thread wakes for a probe
+// request has just used its share of the CPU, and Linux makes it wait
+// behind the child (which uses a whole core) for milliseconds; the Go
+// scheduler adds its own 10 ms time slice when the reader holds a
+// processor. Locked to one thread, the work is charged to that thread
+// alone; the threads that serve HTTP mostly sleep and run soon after they
+// wake. As SCHED_BATCH the reader's thread keeps its weight (it gets as
+// much CPU as before, so the child does not wait on a full pipe for it)
+// but does not preempt others when it wakes: a batch of lines may wait
+// the rest of a time slice. Any user may make this per-thread change;
+// where it is refused the reader runs as a normal thread. The lock comes
+// first: locking starts the runtime's template thread, from which later
+// threads are cloned, and that must not inherit SCHED_BATCH. The thread
+// ends with the goroutine, so no other goroutine ever runs on it.
+func (p *Pipeline) readThread(rs []*streamReader) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread() // never unlocked: the thread exits with us
+		if a, err := unix.SchedGetAttr(0, 0); err == nil && a.Policy == unix.SCHED_NORMAL {
+			a.Policy = unix.SCHED_BATCH // Nice as it was
+			_ = unix.SchedSetAttr(0, a, 0)
+		}
+		p.readLoop(rs)
+	}()
+	<-done
+}
+
 // readLoop reads the pipes of rs on the calling goroutine until each has
 // reached EOF or the pipeline is aborted, then emits everything held. One
-// goroutine and one poll(2) serve both streams, so at most one thread of
-// pysup sits in the poll system call and a processor stays free for the
-// probe server.
+// goroutine and one poll(2) serve both streams: the thread waiting in a
+// system call keeps its processor until the runtime takes it back, so
+// two waiting readers could hold both processors of a 2-CPU pod.
 func (p *Pipeline) readLoop(rs []*streamReader) {
 	defer func() {
 		for _, s := range rs {
@@ -79,7 +116,8 @@ func (p *Pipeline) readLoop(rs []*streamReader) {
 			continue
 		}
 		if batch < p.coalesceBelow {
-			time.Sleep(coalesceWait)
+			// An interrupted wait is only shorter.
+			_ = unix.Nanosleep(&unix.Timespec{Nsec: int64(coalesceWait)}, nil)
 		}
 		batch = 0
 	}
