@@ -37,11 +37,9 @@ const (
 // takes more than half a core. Left to the Go scheduler, that work moves
 // over all of pysup's threads, so whichever thread wakes for a probe
 // request has just used its share of the CPU, and Linux makes it wait
-// behind the child (which uses a whole core) for milliseconds; the Go
-// scheduler adds its own 10 ms time slice when the reader holds a
-// processor. Locked to one thread, the work is charged to that thread
-// alone; the threads that serve HTTP mostly sleep and run soon after they
-// wake. As SCHED_BATCH the reader's thread keeps its weight (it gets as
+// behind the child (which uses a whole core) for milliseconds. Locked to
+// one thread, the work is charged to that thread alone; the threads that
+// serve HTTP mostly sleep and run soon after they wake. As SCHED_BATCH the reader's thread keeps its weight (it gets as
 // much CPU as before, so the child does not wait on a full pipe for it)
 // but does not preempt others when it wakes: a batch of lines may wait
 // the rest of a time slice. Any user may make this per-thread change;
