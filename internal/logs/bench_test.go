@@ -37,7 +37,7 @@ func benchmarkEnrich(b *testing.B, style string) {
 	defer p.Shutdown(b.Context())
 	const n = 10000
 	data := benchLines(style, n)
-	s := newStreamReader(p, Stderr, nil)
+	s := newStreamReader(p, Stderr, -1)
 	emit := s.emitEvent
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()

@@ -15,6 +15,9 @@ type framer struct {
 	r, w int // unread data is buf[r:w]
 	max  int
 	eof  bool
+	// offered is the room the last fill offered to Read: a read that
+	// returned less emptied the pipe.
+	offered int
 
 	// The long line being split, if any.
 	ordinal int
@@ -43,6 +46,7 @@ func (f *framer) fill(rd io.Reader) (int, error) {
 		f.w = copy(f.buf, f.buf[f.r:f.w])
 		f.r = 0
 	}
+	f.offered = len(f.buf) - f.w
 	n, err := rd.Read(f.buf[f.w:])
 	f.w += n
 	if err == io.EOF {

@@ -16,6 +16,7 @@ import (
 	"github.com/pysup/pysup/internal/config"
 	"github.com/pysup/pysup/internal/logs/fluent"
 	"github.com/pysup/pysup/internal/podinfo"
+	"golang.org/x/sys/unix"
 )
 
 // Options configures a Pipeline. FromConfig builds them from pysup's
@@ -80,14 +81,15 @@ type Pipeline struct {
 	outMu sync.Mutex
 	out   io.Writer
 
-	rOut, rErr *os.File
-	wOut, wErr *os.File
+	rOut, rErr    int // read ends, raw non-blocking descriptors (see newPipe)
+	wOut, wErr    *os.File
+	coalesceBelow int // a read of fewer bytes is followed by coalesceWait
 
-	// Tagged streams (NewStreams): their readers and read ends.
-	extra       sync.WaitGroup
-	extraActive atomic.Int64
-	extraMu     sync.Mutex
-	extraFiles  []*os.File
+	wakeMu sync.Mutex // guards wake against abort racing with Run's close
+	wake   int        // eventfd ending the reader's poll; -1 once closed
+
+	// Tagged streams (NewStreams): their readers, which poll wake too.
+	extra sync.WaitGroup
 
 	partialPrefix string
 	partialSeq    atomic.Uint64
@@ -137,13 +139,22 @@ func New(o Options) (*Pipeline, error) {
 		p.ship = s
 	}
 	var err error
-	if p.rOut, p.wOut, err = newPipe(); err != nil {
+	var outSize, errSize int
+	if p.wake, err = newWake(); err != nil {
+		return nil, fmt.Errorf("logs: eventfd: %w", err)
+	}
+	if p.rOut, p.wOut, outSize, err = newPipe(); err != nil {
+		unix.Close(p.wake)
 		return nil, err
 	}
-	if p.rErr, p.wErr, err = newPipe(); err != nil {
-		p.rOut.Close()
+	if p.rErr, p.wErr, errSize, err = newPipe(); err != nil {
+		unix.Close(p.wake)
+		unix.Close(p.rOut)
 		p.wOut.Close()
 		return nil, err
+	}
+	if size := min(outSize, errSize); size >= coalesceMinPipe {
+		p.coalesceBelow = size / 4
 	}
 	return p, nil
 }
@@ -175,46 +186,46 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	} else {
 		close(p.shipDone)
 	}
-	var wg sync.WaitGroup
-	for _, r := range []*streamReader{newStreamReader(p, Stdout, p.rOut), newStreamReader(p, Stderr, p.rErr)} {
-		wg.Go(r.run)
-	}
 	stop := context.AfterFunc(ctx, p.abort)
-	wg.Wait()
+	p.readThread([]*streamReader{newStreamReader(p, Stdout, p.rOut), newStreamReader(p, Stderr, p.rErr)})
 	stop()
-	p.rOut.Close()
-	p.rErr.Close()
+	p.closeReadEnds()
 	close(p.readersDone)
 	return ctx.Err()
 }
 
-// abort makes the readers stop without waiting for EOF. A read deadline in
-// the past wakes a blocked Read; it is set repeatedly because a reader may
-// move its own deadline between our flag and our call.
+// abort makes the reader stop without waiting for EOF.
 func (p *Pipeline) abort() {
 	p.aborted.Store(true)
-	go func() {
-		t := time.NewTicker(20 * time.Millisecond)
-		defer t.Stop()
-		for {
-			past := time.Unix(1, 0)
-			_ = p.rOut.SetReadDeadline(past)
-			_ = p.rErr.SetReadDeadline(past)
-			p.extraMu.Lock()
-			for _, f := range p.extraFiles {
-				_ = f.SetReadDeadline(past)
-			}
-			p.extraMu.Unlock()
-			select {
-			case <-p.readersDone:
-				if p.extraActive.Load() == 0 {
-					return
-				}
-				<-t.C
-			case <-t.C:
-			}
-		}
-	}()
+	p.wakeMu.Lock()
+	if p.wake >= 0 {
+		signalWake(p.wake)
+	}
+	p.wakeMu.Unlock()
+}
+
+// closeReadEnds closes the child's read ends, once their reader is done
+// (or was never started).
+func (p *Pipeline) closeReadEnds() {
+	p.wakeMu.Lock()
+	defer p.wakeMu.Unlock()
+	if p.rOut < 0 {
+		return
+	}
+	unix.Close(p.rOut)
+	unix.Close(p.rErr)
+	p.rOut, p.rErr = -1, -1
+}
+
+// closeWake closes the eventfd once no reader polls it any more: the
+// child's and every tagged pair's.
+func (p *Pipeline) closeWake() {
+	p.wakeMu.Lock()
+	defer p.wakeMu.Unlock()
+	if p.wake >= 0 {
+		unix.Close(p.wake)
+		p.wake = -1
+	}
 }
 
 // Result is what Shutdown reports.
@@ -246,8 +257,7 @@ func (p *Pipeline) Shutdown(ctx context.Context) (Result, error) {
 			<-p.readersDone
 		}
 	} else {
-		p.rOut.Close()
-		p.rErr.Close()
+		p.closeReadEnds()
 	}
 	extraDone := make(chan struct{})
 	go func() {
@@ -261,6 +271,7 @@ func (p *Pipeline) Shutdown(ctx context.Context) (Result, error) {
 		p.abort()
 		<-extraDone
 	}
+	p.closeWake()
 	res.Records = p.recordsIn.Load()
 	if p.ship != nil {
 		r, err := p.ship.Close(ctx)

@@ -1,9 +1,7 @@
 package logs
 
 import (
-	"errors"
 	"io"
-	"os"
 	"strconv"
 	"time"
 
@@ -19,7 +17,8 @@ const outFlush = 256 << 10
 type streamReader struct {
 	p      *Pipeline
 	stream Stream
-	file   *os.File
+	fd     int // the pipe's read end, non-blocking; -1 in benchmarks
+	eof    bool
 	static []staticField // PYSUP_LOG_FIELDS, after a tagged stream's own
 	// consoleTag is a tagged stream's fields for the console format.
 	consoleTag []byte
@@ -32,6 +31,8 @@ type streamReader struct {
 	now        time.Time
 	nowText    []byte
 	heldText   []byte // arrival time of a held line, formatted
+	lastRead   time.Time
+	kube       encodedKube // the pod metadata of this read
 	out        []byte
 	outRecords uint64
 	ship       []fluent.Entry
@@ -39,79 +40,81 @@ type streamReader struct {
 
 	partialID    string
 	partialLevel string
-	deadline     bool
 }
 
-func newStreamReader(p *Pipeline, s Stream, f *os.File) *streamReader {
+func newStreamReader(p *Pipeline, s Stream, fd int) *streamReader {
 	return &streamReader{
-		p: p, stream: s, file: f, static: p.enr.static,
+		p: p, stream: s, fd: fd, static: p.enr.static,
 		fr: newFramer(p.maxLine),
 		j:  joiner{max: max(p.maxLine, 256<<10)},
 	}
 }
 
-// run reads until EOF (every write end closed) or until the pipeline
-// aborts the read, then emits everything held.
-func (s *streamReader) run() {
+// readOnce reads what the pipe holds (up to the framer's free space),
+// turns it into records and writes them out. It returns the bytes read and
+// whether the pipe is now empty.
+func (s *streamReader) readOnce() (n int, drained bool) {
+	n, err := s.fr.fill(rawReader(s.fd))
+	drained = n < s.fr.offered
+	if n > 0 {
+		s.p.bytesIn.Add(uint64(n))
+		s.lastRead = time.Now()
+		s.stamp(s.lastRead)
+		s.frame()
+	}
+	switch {
+	case err == nil || err == errAgain:
+	case err == io.EOF:
+		s.frame() // the final unterminated line
+		s.finish()
+	default:
+		s.p.diag.Warn("logs: reading the child's output failed", "stream", s.stream.String(), "error", err)
+		s.finish()
+	}
+	s.flush()
+	return n, drained
+}
+
+// frame hands every complete line (or piece) in the framer on.
+func (s *streamReader) frame() {
 	emit := s.emitEvent
-	defer func() {
-		s.j.flush(emit)
-		s.flush()
-	}()
 	for {
-		if s.p.aborted.Load() {
+		pc, ok := s.fr.next()
+		if !ok {
 			return
 		}
-		// Wake after the flush timeout when the joiner holds a line back.
-		if s.j.holding() {
-			_ = s.file.SetReadDeadline(time.Now().Add(s.p.tbTimeout))
-			s.deadline = true
-		} else if s.deadline {
-			_ = s.file.SetReadDeadline(time.Time{})
-			s.deadline = false
+		s.piece(pc, emit)
+		if len(s.out) >= outFlush {
+			s.flush()
 		}
-		n, err := s.fr.fill(s.file)
-		if n > 0 {
-			s.p.bytesIn.Add(uint64(n))
-			s.stamp(time.Now())
-			for {
-				pc, ok := s.fr.next()
-				if !ok {
-					break
-				}
-				s.piece(pc, emit)
-				if len(s.out) >= outFlush {
-					s.flush()
-				}
-			}
-		}
-		switch {
-		case err == nil:
-		case errors.Is(err, os.ErrDeadlineExceeded):
-			s.stamp(time.Now())
-			s.j.flush(emit)
-		case err == io.EOF:
-			for { // the final unterminated line
-				pc, ok := s.fr.next()
-				if !ok {
-					break
-				}
-				s.piece(pc, emit)
-			}
-			return
-		default:
-			s.p.diag.Warn("logs: reading the child's output failed", "stream", s.stream.String(), "error", err)
-			return
-		}
-		s.flush()
 	}
 }
 
+// holdDeadline is when what the joiner holds back is emitted if no more
+// input comes: the flush timeout after the last read.
+func (s *streamReader) holdDeadline() time.Time { return s.lastRead.Add(s.p.tbTimeout) }
+
+// expire emits what the joiner holds: no more input came in time.
+func (s *streamReader) expire() {
+	s.stamp(time.Now())
+	s.j.flush(s.emitEvent)
+	s.flush()
+}
+
+// finish ends the stream: everything held is emitted and written.
+func (s *streamReader) finish() {
+	s.eof = true
+	s.j.flush(s.emitEvent)
+	s.flush()
+}
+
 // stamp sets the arrival time of the lines of one read: they arrived
-// together, and formatting the time once per read is cheaper.
+// together, and formatting the time (and looking at the pod metadata)
+// once per read is cheaper.
 func (s *streamReader) stamp(t time.Time) {
 	s.now, s.j.now = t, t
 	s.nowText = t.UTC().AppendFormat(s.nowText[:0], time.RFC3339Nano)
+	s.kube = s.p.enr.current()
 }
 
 func (s *streamReader) piece(pc piece, emit func(*event)) {
@@ -185,8 +188,7 @@ func levelExplicit(line []byte) bool {
 
 // write hands a finished record to the sinks.
 func (s *streamReader) write(r *Record) {
-	p := s.p
-	kube := p.enr.current()
+	p, kube := s.p, s.kube
 	p.recordsIn.Add(1)
 	s.outRecords++
 	if p.console {

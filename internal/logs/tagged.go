@@ -4,6 +4,8 @@ import (
 	"os"
 	"strconv"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // Field is a member added to every record of a pair of tagged streams.
@@ -84,27 +86,26 @@ func (p *Pipeline) NewStreams(fields ...Field) (*Streams, error) {
 		tag = append(tag, '=')
 		tag = appendTerminalSafe(tag, []byte(f.console))
 	}
-	rOut, wOut, err := newPipe()
+	rOut, wOut, _, err := newPipe()
 	if err != nil {
 		return nil, err
 	}
-	rErr, wErr, err := newPipe()
+	rErr, wErr, _, err := newPipe()
 	if err != nil {
-		rOut.Close()
+		unix.Close(rOut)
 		wOut.Close()
 		return nil, err
 	}
-	p.extraMu.Lock()
-	p.extraFiles = append(p.extraFiles, rOut, rErr)
-	p.extraMu.Unlock()
-	for _, r := range []*streamReader{newStreamReader(p, Stdout, rOut), newStreamReader(p, Stderr, rErr)} {
+	rs := []*streamReader{newStreamReader(p, Stdout, rOut), newStreamReader(p, Stderr, rErr)}
+	for _, r := range rs {
 		r.static, r.consoleTag = static, tag
-		p.extraActive.Add(1)
-		p.extra.Go(func() {
-			defer p.extraActive.Add(-1)
-			r.run()
-			r.file.Close()
-		})
 	}
+	// A reader of its own, as the child's: the pair lives while the
+	// commands run, before the child starts, and abort ends it too.
+	p.extra.Go(func() {
+		p.readThread(rs)
+		unix.Close(rOut)
+		unix.Close(rErr)
+	})
 	return &Streams{wOut: wOut, wErr: wErr}, nil
 }

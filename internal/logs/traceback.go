@@ -85,7 +85,7 @@ func (j *joiner) push(line []byte, emit func(*event)) {
 	}
 	switch j.state {
 	case tbIdle:
-		if bytes.Equal(bytes.TrimRight(line, " \t"), tbStart) {
+		if isTBStart(line) {
 			j.buf, j.headLen, j.bufAt = j.buf[:0], -1, j.now
 			if j.hasHead && len(bytes.TrimSpace(j.head)) > 0 && len(j.head)+1+len(line) <= j.max {
 				j.buf = append(append(j.buf, j.head...), '\n')
@@ -147,7 +147,7 @@ func (j *joiner) push(line []byte, emit func(*event)) {
 		case len(line) == 0 && j.state == tbChainMsg:
 			j.add(line)
 			j.state = tbBlank2
-		case bytes.Equal(bytes.TrimRight(line, " \t"), tbStart):
+		case isTBStart(line):
 			j.add(line)
 			j.state = tbFrames
 		default:
@@ -159,6 +159,15 @@ func (j *joiner) push(line []byte, emit func(*event)) {
 
 func (j *joiner) add(line []byte) {
 	j.buf = append(append(j.buf, '\n'), line...)
+}
+
+// isTBStart reports whether line opens a traceback. Every line is asked, so
+// the common answer comes without trimming.
+func isTBStart(line []byte) bool {
+	if len(line) < len(tbStart) || line[0] != 'T' {
+		return false
+	}
+	return bytes.Equal(bytes.TrimRight(line, " \t"), tbStart)
 }
 
 func isChain(line []byte) bool {

@@ -20,13 +20,22 @@ func NewHandler(h *Health, metrics http.Handler) http.Handler {
 }
 
 func probeHandler(h *Health, role Role) http.Handler {
+	// The headers' values are shared by every response of this handler
+	// (net/http only reads them), so a plain answer allocates nothing of
+	// ours: a load balancer may ask far more often than the kubelet.
+	headerJSON, headerNoStore, headerNoSniff := []string{"application/json"}, []string{"no-store"}, []string{"nosniff"}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, verbose := r.URL.Query()["verbose"]
+		// Parse the query only when there is one: the plain answer is
+		// served from the cache without allocating.
+		verbose := false
+		if r.URL.RawQuery != "" {
+			_, verbose = r.URL.Query()["verbose"]
+		}
 		a := h.answerFor(role, verbose)
 		hd := w.Header()
-		hd.Set("Content-Type", "application/json")
-		hd.Set("Cache-Control", "no-store")
-		hd.Set("X-Content-Type-Options", "nosniff")
+		hd["Content-Type"] = headerJSON
+		hd["Cache-Control"] = headerNoStore
+		hd["X-Content-Type-Options"] = headerNoSniff
 		w.WriteHeader(a.code)
 		if r.Method != http.MethodHead {
 			_, _ = w.Write(a.body)
