@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -177,7 +179,17 @@ func TestRestartOnFailure(t *testing.T) {
 func TestUserDrop(t *testing.T) {
 	forModes(t, func(t *testing.T, m mode) {
 		out := newOut(t)
-		r := startPysup(t, m, []string{out.env(), "PYSUP_USER=nobody"}, pythonArgs(t, "whoami.py")...)
+		// A copy nobody can read: the checkout may sit below a directory
+		// only root may enter (/root is 0700).
+		src, err := os.ReadFile(script("whoami.py"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		copied := filepath.Join(filepath.Dir(string(out)), "whoami.py")
+		if err := os.WriteFile(copied, src, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := startPysup(t, m, []string{out.env(), "PYSUP_USER=nobody"}, "--", testenv.RequirePython(t), copied)
 		if code := r.wait(10 * time.Second); code != 0 {
 			t.Fatalf("exit status %d", code)
 		}

@@ -70,7 +70,7 @@ func TestGateStartsAndStopsTheChild(t *testing.T) {
 	var ph phases
 	s := New(Options{
 		Signals: sigs,
-		Argv:    []string{"/bin/sh", "-c", `echo start >> "$OUT"; trap 'echo term >> "$OUT"; exit 3' TERM; while :; do sleep 0.05; done`},
+		Argv:    []string{"/bin/sh", "-c", `trap 'echo term >> "$OUT"; exit 3' TERM; echo start >> "$OUT"; while :; do sleep 0.05; done`},
 		Env:     []string{"OUT=" + out, "PATH=/usr/bin:/bin"},
 		// A drain this long would fail the test: revocation skips it.
 		DrainDelay:  3 * time.Second,

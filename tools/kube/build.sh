@@ -9,7 +9,8 @@ mkdir -p bin
 if [ -x bin/kube-apiserver ] && [ -x bin/etcd ] && [ -x bin/kubectl ]; then
 	exit 0
 fi
-export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
+# Not the caller's GOFLAGS: pysup's build tags are not the tools'.
+export GOFLAGS=-buildvcs=false
 VERSION=v1.36.3
 LDFLAGS="-X k8s.io/component-base/version.gitVersion=$VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=36"
 # nice: the build competes with tests on small machines.

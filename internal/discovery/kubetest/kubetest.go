@@ -104,7 +104,11 @@ func Start(t testing.TB) *Cluster {
 	start(t, filepath.Join(dir, "etcd.log"), etcd, "--name=default", "--data-dir="+filepath.Join(dir, "etcd"),
 		"--listen-client-urls="+curl, "--advertise-client-urls="+curl,
 		"--listen-peer-urls="+purl, "--initial-advertise-peer-urls="+purl,
-		"--initial-cluster=default="+purl, "--log-level=warn")
+		"--initial-cluster=default="+purl, "--log-level=warn",
+		// A test cluster's data need not survive a crash, and an fsync
+		// stalled for seconds on a loaded CI disk (seen: 3.8 s) would cost
+		// a test's leader its lease.
+		"--unsafe-no-fsync")
 
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
