@@ -296,6 +296,62 @@ func TestDjangoBeat(t *testing.T) {
 	}
 }
 
+// TestDjangoMigrateOnce starts three web replicas of examples/django at
+// once, as web.yaml sets them (PYSUP_PRESTART_ONCE_KEY, the ServiceAccount
+// of rbac.yaml on a real kube-apiserver), on one database (a shared SQLite
+// file standing in for Postgres): one replica migrates, the others wait or
+// skip, and all three serve the migrated table.
+func TestDjangoMigrateOnce(t *testing.T) {
+	testenv.RequirePython(t, "django", "gunicorn", "celery", "pythonjsonlogger")
+	kenv := leaseAccount(t, "shop")
+	db := filepath.Join(t.TempDir(), "shop.sqlite3")
+	var apps []*app
+	var pods []*proc
+	for i := range 3 {
+		pd := pod{name: fmt.Sprintf("shop-web-6b7c-%d", i), namespace: "shop", container: "web",
+			labels: map[string]string{"app.kubernetes.io/name": "shop", "app.kubernetes.io/component": "web"}}
+		a := newApp(t, "django", pd)
+		// One worker each: three replicas share two cores here; TestDjango
+		// checks the sizing.
+		a.set(testDrain, "PYSUP_PRESTART_ONCE_KEY=shop-web-1.0.0", "PYSUP_WEB_CONCURRENCY=1")
+		a.env = append(a.env, "DJANGO_SQLITE_PATH="+db)
+		a.env = append(a.env, kenv...)
+		apps = append(apps, a)
+	}
+	for _, a := range apps {
+		pods = append(pods, a.start(t))
+	}
+	migrated := 0
+	for i, p := range pods {
+		p.waitReady(apps[i].probeURL(t, "/readyz"), 90*time.Second)
+		diag := p.stderr.String()
+		t.Logf("replica %d: acquired %v, waited %v, skipped %v", i, strings.Contains(diag, "once-key lease acquired"),
+			strings.Contains(diag, "running on another replica: waiting"), strings.Contains(diag, "pre-start commands skipped"))
+		switch applied := messageIndex(p.records(), "Applying orders.0001_initial") >= 0; {
+		case applied && strings.Contains(diag, "once-key lease acquired"):
+			migrated++
+		case !applied && strings.Contains(diag, "pre-start commands skipped: once-key already done"):
+		default:
+			t.Errorf("replica %d: migrated %v; want the migrations run under the once-key Lease or skipped", i, applied)
+		}
+		base := fmt.Sprintf("http://127.0.0.1:%d", apps[i].h.port(t, "8000"))
+		if idx := getIndex(t, base); idx.Orders != 1 {
+			t.Errorf("replica %d: GET / %+v, want the one order of migration 0002", i, idx)
+		}
+	}
+	if migrated != 1 {
+		t.Errorf("%d replicas ran the migrations, want 1", migrated)
+	}
+	for _, p := range pods {
+		p.signal(syscall.SIGTERM)
+	}
+	for i, p := range pods {
+		if code := p.wait(30 * time.Second); code != 0 {
+			t.Errorf("replica %d: exit status %d, want 0", i, code)
+		}
+	}
+}
+
 // checkDjango checks what examples/django's settings rely on: the web
 // tier migrates once per image tag, sizes its workers from its limits and
 // has its startup budget cover the migrations; beat runs on one of two
