@@ -9,6 +9,11 @@ import os
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "15"))
+# Django is loaded in the master before gunicorn's READY=1 (pysup's
+# readiness): the first requests do not wait for every worker to import
+# the project, and the workers share its pages. Safe with Django, which
+# opens database connections on the first query, in the worker.
+preload_app = True
 # The worker heartbeat files: /tmp is an emptyDir, the root filesystem is
 # read-only.
 worker_tmp_dir = os.environ.get("TMPDIR", "/tmp")
