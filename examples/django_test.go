@@ -20,19 +20,43 @@ import (
 	"github.com/pysup/pysup/internal/testenv"
 )
 
-// The beat container of examples/django/beat.yaml: its args after the
-// image's ENTRYPOINT and the settings it changes from the image's (web's).
-// TestManifestsAcceptedByAPIServer checks that beat.yaml says the same, so
-// TestDjangoBeat runs what the manifest deploys.
-var (
-	djangoBeatArgs = []string{"python3", "-m", "celery", "-A", "shop", "beat", "--loglevel=INFO",
-		"-s", "/tmp/celerybeat-schedule", "--pidfile="}
-	djangoBeatEnv = map[string]string{
-		"PYSUP_PRESET": "celery", "PYSUP_LEADER_ELECTION": "shop-celery-beat",
-		"PYSUP_PRESTART": "", "PYSUP_LIVE_CHECK": "",
-		"PYSUP_DRAIN_DELAY": "0s", "PYSUP_STOP_TIMEOUT": "10s",
+// The containers of examples/django that run another command of the web
+// image: their args after the image's ENTRYPOINT and the settings they
+// change from the image's (web's). TestManifestsAcceptedByAPIServer checks
+// that beat.yaml and worker.yaml say the same, so TestDjangoBeat runs what
+// the manifests deploy.
+var djangoCommands = map[string]struct {
+	args []string
+	env  map[string]string
+}{
+	"shop-beat": {
+		args: []string{"python3", "-m", "celery", "-A", "shop", "beat", "--loglevel=INFO",
+			"-s", "/tmp/celerybeat-schedule", "--pidfile="},
+		env: map[string]string{
+			"PYSUP_PRESET": "celery", "PYSUP_LEADER_ELECTION": "shop-celery-beat",
+			"PYSUP_PRESTART": "", "PYSUP_LIVE_CHECK": "",
+			"PYSUP_DRAIN_DELAY": "0s", "PYSUP_STOP_TIMEOUT": "10s",
+		},
+	},
+	"shop-worker": {
+		args: []string{"python3", "-m", "celery", "-A", "shop", "--quiet", "worker", "--without-gossip",
+			"--without-mingle", "--loglevel=INFO", "--concurrency=2"},
+		env: map[string]string{
+			"PYSUP_PRESET": "celery", "PYSUP_PRESTART": "", "PYSUP_LIVE_CHECK": "",
+			"PYSUP_DRAIN_DELAY": "0s", "PYSUP_STOP_TIMEOUT": "30s",
+		},
+	},
+}
+
+// djangoCommand sets app a as the manifest's Deployment name sets it.
+func djangoCommand(t *testing.T, a *app, name string) {
+	t.Helper()
+	c := djangoCommands[name]
+	for k, v := range c.env {
+		a.set(k + "=" + v)
 	}
-)
+	a.setCmd(t, c.args...)
+}
 
 // shopIndex is what GET / of the shop answers.
 type shopIndex struct {
@@ -214,7 +238,8 @@ func leaseAccount(t *testing.T, ns string) []string {
 // two pods against a real kube-apiserver with the example's RBAC: exactly
 // one celery beat runs and sends the schedule, the other pod is a healthy
 // standby; when the leader's pod is stopped (a rolling update), the standby
-// takes over and the schedule goes on.
+// takes over and the schedule goes on. Then the worker of worker.yaml runs
+// the tasks sent.
 func TestDjangoBeat(t *testing.T) {
 	testenv.RequirePython(t, "django", "celery", "kombu.transport.filesystem", "pythonjsonlogger")
 	kenv := leaseAccount(t, "shop")
@@ -225,14 +250,11 @@ func TestDjangoBeat(t *testing.T) {
 		pd := pod{name: fmt.Sprintf("shop-beat-5d4f-%d", i), namespace: "shop", container: "beat",
 			labels: map[string]string{"app.kubernetes.io/name": "shop", "app.kubernetes.io/component": "beat"}}
 		a := newApp(t, "django", pd)
-		for k, v := range djangoBeatEnv {
-			a.set(k + "=" + v)
-		}
+		djangoCommand(t, a, "shop-beat")
 		a.set("REPORT_INTERVAL=1")
 		// Not translated: these paths are this machine's already.
 		a.env = append(a.env, "CELERY_BROKER_DIR="+broker)
 		a.env = append(a.env, kenv...)
-		a.setCmd(t, djangoBeatArgs...)
 		p := a.start(t)
 		// Leader or standby, a pod passes its probes.
 		p.waitReady(a.probeURL(t, "/readyz"), 30*time.Second)
@@ -294,6 +316,31 @@ func TestDjangoBeat(t *testing.T) {
 	if code := standby.wait(20 * time.Second); code != 0 {
 		t.Errorf("new leader exit status %d, want 0", code)
 	}
+
+	// The worker of worker.yaml runs the tasks the beats sent, on the
+	// migrated database.
+	wpd := pod{name: "shop-worker-7a8b-0", namespace: "shop", container: "worker",
+		labels: map[string]string{"app.kubernetes.io/name": "shop", "app.kubernetes.io/component": "worker"}}
+	w := newApp(t, "django", wpd)
+	djangoCommand(t, w, "shop-worker")
+	w.env = append(w.env, "CELERY_BROKER_DIR="+broker)
+	migrate := exec.Command(testenv.Python, "manage.py", "migrate", "--noinput")
+	migrate.Dir, migrate.Env = exampleDir("django"), w.env
+	if out, err := migrate.CombinedOutput(); err != nil {
+		t.Fatalf("manage.py migrate: %v\n%s", err, out)
+	}
+	wp := w.start(t)
+	r := wp.waitRecord("orders report", 30*time.Second)
+	if r["orders"] != 1.0 || r.str("name") != "orders.tasks" {
+		t.Errorf("task record %v: want logger orders.tasks and the one order of migration 0002", r)
+	}
+	checkPod(t, r, wpd)
+	wp.waitRecord("Task orders.tasks.report[", 10*time.Second)
+	wp.signal(syscall.SIGTERM)
+	if code := wp.wait(40 * time.Second); code != 0 {
+		t.Errorf("worker exit status %d, want 0", code)
+	}
+	wp.waitRecord("Warm shutdown", time.Second)
 }
 
 // TestDjangoMigrateOnce starts three web replicas of examples/django at
@@ -430,12 +477,19 @@ func checkDjango(t *testing.T, objs []object) {
 	if beat.replicas != 2 {
 		t.Errorf("shop-beat: %d replicas, want 2 (a leader and a standby)", beat.replicas)
 	}
-	if !slices.Equal(beat.c.Args, djangoBeatArgs) {
-		t.Errorf("shop-beat: args %q, want %q (TestDjangoBeat's)", beat.c.Args, djangoBeatArgs)
-	}
-	for k, want := range djangoBeatEnv {
-		if got, set := beat.c.env(k); !set || got != want {
-			t.Errorf("shop-beat: %s=%q (set: %v), want %q (TestDjangoBeat's)", k, got, set, want)
+	for name, cmd := range djangoCommands {
+		w, ok := ws[name]
+		if !ok {
+			t.Errorf("no %s Deployment in examples/django", name)
+			continue
+		}
+		if !slices.Equal(w.c.Args, cmd.args) {
+			t.Errorf("%s: args %q, want %q (TestDjangoBeat's)", name, w.c.Args, cmd.args)
+		}
+		for k, want := range cmd.env {
+			if got, set := w.c.env(k); !set || got != want {
+				t.Errorf("%s: %s=%q (set: %v), want %q (TestDjangoBeat's)", name, k, got, set, want)
+			}
 		}
 	}
 
