@@ -246,8 +246,21 @@ func newApp(t *testing.T, name string, p pod) *app {
 	}
 	a.env = append(a.env, p.env(t)...)
 	a.env = append(a.env, fmt.Sprintf("PYSUP_HTTP_ADDR=127.0.0.1:%d", a.h.port(t, "9180")))
+	a.env = append(a.env, "PATH="+debianPythonFirst(t))
 	a.setCmd(t, img.cmd...)
 	return a
+}
+
+// debianPythonFirst is a PATH on which python3 is Debian's, as in the
+// image: the commands pysup runs by name (PYSUP_PRESTART's python3) find
+// it, not the pyenv build first on this machine's PATH.
+func debianPythonFirst(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Symlink(testenv.RequirePython(t), filepath.Join(dir, "python3")); err != nil {
+		t.Fatal(err)
+	}
+	return dir + string(os.PathListSeparator) + os.Getenv("PATH")
 }
 
 // setCmd sets the command, as a pod's args replace the image's CMD.

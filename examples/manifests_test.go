@@ -81,10 +81,13 @@ type probeSpec struct {
 	Exec *struct {
 		Command []string `json:"command"`
 	} `json:"exec"`
+	PeriodSeconds    int `json:"periodSeconds"`
+	FailureThreshold int `json:"failureThreshold"`
 }
 
 type container struct {
 	Name    string   `json:"name"`
+	Image   string   `json:"image"`
 	Command []string `json:"command"`
 	Args    []string `json:"args"`
 	Env     []struct {
@@ -208,7 +211,33 @@ func TestManifestsAcceptedByAPIServer(t *testing.T) {
 		})
 	}
 	t.Run("zmq-echo", func(t *testing.T) { checkZmqEcho(t, byDir["zmq-echo"]) })
-	t.Run("zmq-echo/rbac.yaml/least-privilege", func(t *testing.T) { checkRBAC(t, c, kubectl, kubeconfig) })
+	t.Run("zmq-echo/rbac.yaml/least-privilege", func(t *testing.T) {
+		checkRBAC(t, c, kubectl, kubeconfig, "zmq-echo", "pysup-zmq-client", []canI{
+			{"list", "endpointslices.discovery.k8s.io", "", "yes"},
+			{"watch", "endpointslices.discovery.k8s.io", "", "yes"},
+			{"get", "endpointslices.discovery.k8s.io", "", "yes"},
+			{"update", "endpointslices.discovery.k8s.io", "", "no"},
+			{"list", "endpointslices.discovery.k8s.io", "default", "no"},
+			{"get", "secrets", "", "no"},
+			{"list", "pods", "", "no"},
+			{"list", "endpoints", "", "no"},
+		})
+	})
+	t.Run("django", func(t *testing.T) { checkDjango(t, byDir["django"]) })
+	t.Run("django/rbac.yaml/least-privilege", func(t *testing.T) {
+		checkRBAC(t, c, kubectl, kubeconfig, "django", "pysup-leases", []canI{
+			{"get", "leases.coordination.k8s.io", "", "yes"},
+			{"create", "leases.coordination.k8s.io", "", "yes"},
+			{"update", "leases.coordination.k8s.io", "", "yes"},
+			{"list", "leases.coordination.k8s.io", "", "no"},
+			{"watch", "leases.coordination.k8s.io", "", "no"},
+			{"patch", "leases.coordination.k8s.io", "", "no"},
+			{"delete", "leases.coordination.k8s.io", "", "no"},
+			{"get", "leases.coordination.k8s.io", "default", "no"},
+			{"get", "secrets", "", "no"},
+			{"list", "pods", "", "no"},
+		})
+	})
 	t.Run("fluent-bit", func(t *testing.T) { checkFluentBit(t, byDir["fluent-bit"]) })
 }
 
@@ -557,37 +586,35 @@ func checkFluentBit(t *testing.T, objs []object) {
 	}
 }
 
-// checkRBAC applies examples/zmq-echo/rbac.yaml for real and asks the API
-// server what the client's ServiceAccount may do: watch the EndpointSlices
-// of its namespace, and nothing else pysup does not need.
-func checkRBAC(t *testing.T, c *kubetest.Cluster, kubectl, kubeconfig string) {
-	const ns = "pysup-examples-rbac"
+// canI is one question to `kubectl auth can-i` and the answer wanted; an
+// empty namespace is the one the RBAC was applied in.
+type canI struct {
+	verb, resource, namespace string
+	want                      string
+}
+
+// checkRBAC applies examples/DIR/rbac.yaml for real, in a namespace of its
+// own, and asks the API server what ServiceAccount sa may do: what pysup
+// needs, and nothing else.
+func checkRBAC(t *testing.T, c *kubetest.Cluster, kubectl, kubeconfig, dir, sa string, qs []canI) {
+	ns := "pysup-examples-rbac-" + dir
 	c.Namespace(ns)
 	kube := func(args ...string) (string, error) {
 		out, err := exec.Command(kubectl, append([]string{"--kubeconfig", kubeconfig, "-n", ns}, args...)...).CombinedOutput()
 		return strings.TrimSpace(string(out)), err
 	}
-	if out, err := kube("apply", "-f", filepath.Join(exampleDir("zmq-echo"), "rbac.yaml")); err != nil {
-		t.Fatalf("kubectl apply rbac.yaml: %v\n%s", err, out)
+	if out, err := kube("apply", "-f", filepath.Join(exampleDir(dir), "rbac.yaml")); err != nil {
+		t.Fatalf("kubectl apply %s/rbac.yaml: %v\n%s", dir, err, out)
 	}
-	as := "--as=system:serviceaccount:" + ns + ":pysup-zmq-client"
-	for _, q := range []struct {
-		verb, resource, namespace string
-		want                      string
-	}{
-		{"list", "endpointslices.discovery.k8s.io", ns, "yes"},
-		{"watch", "endpointslices.discovery.k8s.io", ns, "yes"},
-		{"get", "endpointslices.discovery.k8s.io", ns, "yes"},
-		{"update", "endpointslices.discovery.k8s.io", ns, "no"},
-		{"list", "endpointslices.discovery.k8s.io", "default", "no"},
-		{"get", "secrets", ns, "no"},
-		{"list", "pods", ns, "no"},
-		{"list", "endpoints", ns, "no"},
-	} {
+	as := "--as=system:serviceaccount:" + ns + ":" + sa
+	for _, q := range qs {
+		if q.namespace == "" {
+			q.namespace = ns
+		}
 		// can-i exits 1 for "no": the answer is what counts.
 		got, _ := kube("auth", "can-i", q.verb, q.resource, "--namespace="+q.namespace, as)
 		if got != q.want {
-			t.Errorf("pysup-zmq-client: can-i %s %s in %s: %q, want %s", q.verb, q.resource, q.namespace, got, q.want)
+			t.Errorf("%s: can-i %s %s in %s: %q, want %s", sa, q.verb, q.resource, q.namespace, got, q.want)
 		}
 	}
 }

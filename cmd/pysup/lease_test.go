@@ -443,7 +443,7 @@ func TestLeaderElectionRBACExample(t *testing.T) {
 	c := kubetest.Start(t)
 	c.Must("POST", "/api/v1/namespaces", map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": "shop"}})
 	cmd := exec.Command(kubectl, "--server="+c.URL, "--certificate-authority="+c.CAFile, "--token="+c.AdminToken,
-		"apply", "-n", "shop", "-f", filepath.Join(testenv.RepoRoot(), "examples", "leader-election-rbac.yaml"))
+		"apply", "-n", "shop", "-f", filepath.Join(testenv.RepoRoot(), "examples", "django", "rbac.yaml"))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("kubectl apply: %v\n%s", err, out)
 	}

@@ -46,6 +46,11 @@ var examples = []example{
 		stopLogs:  []string{"graceful shutdown triggered", "goodbye to uWSGI."}, stopSig: "TERM"},
 	{dir: "celery-worker", child: "celery",
 		startLogs: []string{"ready."}, stopLogs: []string{"Warm shutdown"}, stopSig: "TERM"},
+	// The migrations run as pysup's pre-start phase (SQLite on /tmp, the
+	// image's demo default), then gunicorn serves the migrated table.
+	{dir: "django", appPort: 8000, appPath: "/", child: "gunicorn",
+		startLogs: []string{"Applying orders.0002_first_order... OK", "Listening at: http://0.0.0.0:8000", "orders listed"},
+		stopLogs:  []string{"Handling signal: term", "Shutting down: Master"}, stopSig: "TERM"},
 	{dir: "zmq-echo", child: "server.py",
 		startLogs: []string{"echo server listening on tcp://0.0.0.0:5556"},
 		stopLogs:  []string{"echo server stopped after"}, stopSig: "INT"},

@@ -23,6 +23,7 @@ var basePackages = []string{
 	"python3", "python3-cffi-backend",
 	"gunicorn", "python3-flask", "python3-prometheus-client", "python3-pythonjsonlogger",
 	"python3-zmq", "uwsgi-core", "uwsgi-plugin-python3", "python3-celery", "python3-structlog",
+	"python3-django",
 }
 
 const (
