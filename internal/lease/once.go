@@ -170,6 +170,10 @@ func (o *Once) hold(ctx context.Context, acquired time.Time, run func(context.Co
 	defer cancel(nil)
 	renewed := make(chan struct{})
 	stop := make(chan struct{})
+	// Renewals go on after ctx ends (pysup asked to stop) until run has
+	// returned: commands still stopping must keep the Lease, or another
+	// replica starts them meanwhile.
+	renewCtx := context.WithoutCancel(ctx)
 	go func() {
 		defer close(renewed)
 		last := acquired
@@ -186,7 +190,7 @@ func (o *Once) hold(ctx context.Context, acquired time.Time, run func(context.Co
 				cancel(ErrLeaseLost)
 				return
 			}
-			actx, c := context.WithTimeout(ctx, deadline.Sub(start))
+			actx, c := context.WithTimeout(renewCtx, deadline.Sub(start))
 			held, holder, err := o.claim.try(actx, true, nil)
 			c()
 			switch {

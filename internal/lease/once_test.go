@@ -1,0 +1,57 @@
+package lease
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// pysup asked to stop (ctx cancelled) while the holder's commands are still
+// stopping: the holder keeps renewing until they are gone, so no other
+// replica starts them meanwhile.
+func TestOnceRenewsWhileStopping(t *testing.T) {
+	_, c := newFakeAPI(t)
+	cfg := OnceConfig{Client: c, Key: "k", LeaseDuration: 2 * time.Second, RenewDeadline: 1500 * time.Millisecond, RetryPeriod: 200 * time.Millisecond}
+	a := cfg
+	a.Identity = "a"
+	oa, _ := NewOnce(a)
+	b := cfg
+	b.Identity = "b"
+	ob, _ := NewOnce(b)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var aRunning atomic.Bool
+	aDone := make(chan error, 1)
+	started := make(chan struct{})
+	go func() {
+		aDone <- oa.Do(ctx, func(rctx context.Context) error {
+			aRunning.Store(true)
+			close(started)
+			<-rctx.Done()
+			// A command trapping the stop signal, taking 5s (longer
+			// than the lease duration) to stop.
+			time.Sleep(5 * time.Second)
+			aRunning.Store(false)
+			return rctx.Err()
+		})
+	}()
+	<-started
+	time.Sleep(300 * time.Millisecond)
+	cancel() // SIGTERM to replica a
+	bctx, bcancel := context.WithTimeout(context.Background(), 4500*time.Millisecond)
+	defer bcancel()
+	var overlap atomic.Bool
+	_ = ob.Do(bctx, func(context.Context) error {
+		if aRunning.Load() {
+			overlap.Store(true)
+		}
+		return nil
+	})
+	if overlap.Load() {
+		t.Errorf("replica b ran the commands while replica a's were still stopping")
+	}
+	if err := <-aDone; err == nil {
+		t.Errorf("a's Do = nil after a stopped run, want its error")
+	}
+}
