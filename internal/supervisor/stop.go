@@ -19,6 +19,9 @@ type stopState struct {
 	sent     time.Time      // stop signal sent; zero while draining
 	deadline time.Time      // SIGKILL after this; zero while draining
 	revoked  bool           // the Gate closed; no stop was asked for
+	// gateClosed: the Gate closed during this stop (revoked or not): the
+	// deadline is the revocation's, as a successor may start soon.
+	gateClosed bool
 }
 
 // supervise forwards signals and runs the stop sequence until the child
@@ -58,13 +61,28 @@ func (s *Supervisor) supervise(ctx context.Context, sigs <-chan os.Signal, c *ch
 			}
 		case <-revoked:
 			revoked = nil
-			if stop == nil {
+			switch {
+			case stop == nil:
 				// No drain: every moment the old leader's child runs
 				// another may already run the new one.
 				s.log.Warn("child gate closed: stopping the child at once")
 				stop = &stopState{asked: time.Now(), sig: s.stopSignal(signals.Signal(unix.SIGTERM)), revoked: true}
 				killC = s.sendStopWithin(c.pid, stop, s.revokeTimeout())
+			case stop.sent.IsZero():
+				// Draining for a stop request: the drain ends now.
+				s.log.Warn("child gate closed while draining: stopping the child at once")
+				drainT.Stop()
+				drainC = nil
+				killC = s.sendStopWithin(c.pid, stop, s.revokeTimeout())
+			default:
+				// Stopping already: the deadline may only come closer.
+				if d := s.revokeTimeout(); time.Until(stop.deadline) > d {
+					s.log.Warn("child gate closed while stopping: shorter stop deadline", "stop_timeout", d.String())
+					stop.deadline = time.Now().Add(d)
+					killC = time.After(d)
+				}
 			}
+			stop.gateClosed = true
 		case <-drainC:
 			drainC = nil
 			killC = s.sendStop(c.pid, stop)
@@ -126,7 +144,21 @@ func (s *Supervisor) sendStopWithin(pid int, stop *stopState, timeout time.Durat
 // leftovers first and SIGKILL to all from the deadline on. pysup must not
 // exit while a worker is still finishing its request within the deadline.
 // It reports whether a stop (TERM, INT, ctx) was asked for meanwhile.
-func (s *Supervisor) sweep(ctx context.Context, sigs <-chan os.Signal, pid int, sig signals.Signal, deadline time.Time) (stopAsked bool) {
+//
+// revoked, when it closes (or is closed already), brings the deadline to
+// the revocation's at the latest: a successor may start soon.
+func (s *Supervisor) sweep(ctx context.Context, sigs <-chan os.Signal, revoked <-chan struct{}, pid int, sig signals.Signal, deadline time.Time) (stopAsked bool) {
+	shorten := func() {
+		if d := time.Now().Add(s.revokeTimeout()); d.Before(deadline) {
+			deadline = d
+		}
+	}
+	select {
+	case <-revoked:
+		revoked = nil
+		shorten()
+	default:
+	}
 	left := descendants(s.self)
 	if len(left) == 0 {
 		return false
@@ -157,6 +189,9 @@ func (s *Supervisor) sweep(ctx context.Context, sigs <-chan os.Signal, pid int, 
 		}
 		select {
 		case <-tick.C:
+		case <-revoked:
+			revoked = nil
+			shorten()
 		case <-ctx.Done():
 			stopAsked = true
 			deadline = time.Now()
