@@ -65,7 +65,12 @@ type Runner struct {
 	// SIGKILL follows after StopTimeout.
 	StopSignal  syscall.Signal
 	StopTimeout time.Duration
-	Starter     Starter
+	// UrgentCause, when the stop's cause (context.Cause) is it, shortens
+	// the stop deadline to UrgentStopTimeout (when shorter): the once-key
+	// Lease lost, another replica may start the same commands soon.
+	UrgentCause       error
+	UrgentStopTimeout time.Duration
+	Starter           Starter
 	// LookPath finds a command in the PATH of env; pysup passes
 	// supervisor.LookPath, which uses the child's PATH as the child's start
 	// does. Nil: exec.LookPath, with pysup's own PATH.
@@ -211,12 +216,12 @@ func (r *Runner) runOne(ctx context.Context, p Progress, c Command, deadline <-c
 		killC    <-chan time.Time
 		ctxDone  = ctx.Done()
 	)
-	stop := func(why string) {
+	stop := func(why string, timeout time.Duration) {
 		sig := r.stopSignal()
 		log.Warn("stopping pre-start command", "step", p.Step, "command", p.Name, "reason", why,
-			"signal", sig.String(), "stop_timeout", r.StopTimeout.String())
+			"signal", sig.String(), "stop_timeout", timeout.String())
 		_ = syscall.Kill(-pid, sig)
-		killC = time.After(r.StopTimeout)
+		killC = time.After(timeout)
 	}
 wait:
 	for {
@@ -227,13 +232,20 @@ wait:
 			ctxDone, deadline = nil, nil
 			if !timedOut {
 				stopped = true
-				stop("stop requested")
+				why, timeout := "stop requested", r.StopTimeout
+				if cause := context.Cause(ctx); r.UrgentCause != nil && errors.Is(cause, r.UrgentCause) {
+					why = cause.Error()
+					if t := r.UrgentStopTimeout; t > 0 && t < timeout {
+						timeout = t
+					}
+				}
+				stop(why, timeout)
 			}
 		case <-deadline:
 			deadline = nil
 			if !stopped {
 				timedOut = true
-				stop("PYSUP_PRESTART_TIMEOUT")
+				stop("PYSUP_PRESTART_TIMEOUT", r.StopTimeout)
 			}
 		case <-killC:
 			killC = nil
