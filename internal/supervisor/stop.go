@@ -207,6 +207,17 @@ func (s *Supervisor) sweep(ctx context.Context, sigs <-chan os.Signal, revoked <
 	}
 }
 
+// sweepOrphans stops what is left below pysup when no child runs (after
+// the pre-start phase, or while standby): the stop signal, SIGKILL after
+// the stop timeout.
+func (s *Supervisor) sweepOrphans(ctx context.Context, sigs <-chan os.Signal) {
+	sig := s.opts.StopSignal
+	if sig == 0 {
+		sig = signals.Signal(unix.SIGTERM)
+	}
+	s.sweep(ctx, sigs, nil, 0, sig, time.Now().Add(s.opts.StopTimeout))
+}
+
 // unkillableWait bounds the wait for processes after SIGKILL: one stuck in
 // uninterruptible sleep (D state) must not hang pysup forever.
 const unkillableWait = 5 * time.Second
@@ -218,8 +229,13 @@ func (s *Supervisor) killAll(pid int) {
 
 // signalEach signals the child's group and each process listed (which may
 // have left the group with setsid or setpgid).
+//
+// pid 0 (no child) signals only those listed: kill(0) would be our own
+// group.
 func (s *Supervisor) signalEach(pid int, procs []proc, sig unix.Signal) {
-	_ = unix.Kill(-pid, sig)
+	if pid > 0 {
+		_ = unix.Kill(-pid, sig)
+	}
 	for _, p := range procs {
 		if p.pgid != pid {
 			_ = unix.Kill(p.pid, sig)

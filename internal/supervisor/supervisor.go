@@ -174,6 +174,7 @@ func (s *Supervisor) Run(ctx context.Context) (int, error) {
 	if s.opts.Prestart != nil {
 		s.phase(PhaseStarting)
 		if code, ok := s.prestart(ctx, sigs); !ok {
+			s.sweepOrphans(ctx, sigs)
 			s.phase(PhaseExited)
 			return code, nil
 		}
@@ -185,6 +186,7 @@ func (s *Supervisor) Run(ctx context.Context) (int, error) {
 		if s.opts.Gate != nil {
 			var ok bool
 			if revoked, ok = s.awaitGate(ctx, sigs); !ok {
+				s.sweepOrphans(ctx, sigs)
 				s.phase(PhaseExited)
 				return 0, nil
 			}
