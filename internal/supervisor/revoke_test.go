@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -118,5 +119,46 @@ func TestRevocationDuringSweep(t *testing.T) {
 	}
 	if d := descendants(os.Getpid()); len(d) != 0 {
 		t.Errorf("left behind: %v", d)
+	}
+}
+
+// A SIGTERM to pysup while the child is stopping for a revocation ends
+// pysup after the child, and is not sent to the child a second time (a
+// second INT would interrupt a Python app's cleanup).
+func TestStopRequestDuringRevocationNotForwarded(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := reaper.New(false, nil)
+	go r.Run(ctx)
+	out := filepath.Join(t.TempDir(), "out")
+	lines := func() string { b, _ := os.ReadFile(out); return string(b) }
+	gate := make(chanGate)
+	sigs := make(chan os.Signal, 4)
+	s := New(Options{
+		Signals:           sigs,
+		Argv:              []string{"/bin/sh", "-c", `trap 'echo term >> "$OUT"' TERM; echo start >> "$OUT"; while :; do sleep 0.05; done`},
+		Env:               []string{"PATH=/usr/bin:/bin", "OUT=" + out},
+		StopTimeout:       8 * time.Second,
+		RevokeStopTimeout: time.Second,
+		Gate:              gate,
+	}, r)
+	done := make(chan int, 1)
+	go func() { code, _ := s.Run(ctx); done <- code }()
+	lost := make(chan struct{})
+	gate <- lost
+	waitFor(t, "start", func() bool { return lines() == "start\n" })
+	close(lost)
+	waitFor(t, "the revocation's TERM", func() bool { return strings.Count(lines(), "term") == 1 })
+	sigs <- syscall.SIGTERM
+	select {
+	case code := <-done:
+		if code != 128+9 {
+			t.Errorf("exit %d, want 137 (SIGKILL at the revocation's deadline)", code)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not return: the stop request was lost")
+	}
+	if n := strings.Count(lines(), "term"); n != 1 {
+		t.Errorf("the child got TERM %d times, want once", n)
 	}
 }

@@ -98,9 +98,12 @@ func (s *Supervisor) supervise(ctx context.Context, sigs <-chan os.Signal, c *ch
 			case stop == nil:
 				begin(sig)
 			case stop.revoked:
-				// Stopping for the gate already: now pysup stops too.
+				// Stopping for the gate already: now pysup stops too, once
+				// the child is gone. The child has its stop signal: a
+				// second (INT under the python preset) would interrupt
+				// its cleanup.
+				s.log.Info("stop requested while the child stops for the gate", "signal", sig.String())
 				stop.revoked = false
-				s.forward(c.pid, sig)
 			case stop.sent.IsZero():
 				s.log.Info("second stop request: skipping the rest of the drain", "signal", sig.String())
 				drainT.Stop()
