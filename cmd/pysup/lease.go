@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"os"
@@ -32,13 +34,21 @@ type leases struct {
 	standby bool // the supervisor waits for the gate
 }
 
-// leaseIdentity names this pod in Leases: POD_NAME (Downward API), else the
-// hostname, which is the pod's name in Kubernetes.
+// leaseIdentity names this pysup in Leases: POD_NAME (Downward API), else
+// the hostname and a random suffix, as client-go appends a UUID: pods with
+// hostNetwork on one node, or containers given the same hostname, share a
+// hostname, and two holders of one identity would both lead.
 func leaseIdentity() (string, error) {
 	if n := os.Getenv("POD_NAME"); n != "" {
 		return n, nil
 	}
-	return os.Hostname()
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "", err
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand since Go 1.24)
+	return h + "_" + hex.EncodeToString(b[:]), nil
 }
 
 // setupLeases builds what cfg asks for; nil when it asks for nothing.

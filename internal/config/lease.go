@@ -12,7 +12,7 @@ import (
 // Lease holds the settings of leader election and of the once-key guard of
 // the pre-start commands, both on coordination.k8s.io Leases.
 type Lease struct {
-	LeaderElection     string        `env:"PYSUP_LEADER_ELECTION" help:"name of a Lease: the child runs only while this pod holds it (a singleton such as celery beat); standby pods wait and take over"`
+	LeaderElection     string        `env:"PYSUP_LEADER_ELECTION" help:"name of a Lease: the child runs only while this pod holds it (a singleton such as celery beat); standby pods wait and take over. The holder identity is POD_NAME, else the hostname with a random suffix"`
 	LeaseDuration      time.Duration `env:"PYSUP_LEASE_DURATION" envDefault:"15s" help:"how long a Lease holder that stopped renewing keeps it, as seen by the others' clocks, before another pod takes it over"`
 	LeaseRenewDeadline time.Duration `env:"PYSUP_LEASE_RENEW_DEADLINE" envDefault:"10s" help:"the leader gives leadership up (and stops the child) when it could not renew for this long; shorter than PYSUP_LEASE_DURATION"`
 	LeaseRetryPeriod   time.Duration `env:"PYSUP_LEASE_RETRY_PERIOD" envDefault:"2s" help:"how often the holder renews and the others try to acquire"`
