@@ -162,8 +162,9 @@ func (ls *leases) childExited() bool {
 // revokeStopTimeout is the stop deadline on losing the lease: the old
 // leader gives up RenewDeadline after its last renewal, another pod may
 // start LeaseDuration after it, and the child must be gone in between.
+// The configuration makes the gap at least 1s.
 func revokeStopTimeout(cfg *config.Config) time.Duration {
-	return max((cfg.LeaseDuration-cfg.LeaseRenewDeadline)/2, 100*time.Millisecond)
+	return (cfg.LeaseDuration - cfg.LeaseRenewDeadline) / 2
 }
 
 // release gives the Lease up after the child stopped, for a fast

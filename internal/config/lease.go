@@ -52,6 +52,11 @@ func (l Lease) validate(vars map[string]string, field func(string) string) []str
 	}
 	if l.LeaseRenewDeadline >= l.LeaseDuration {
 		bad("LeaseRenewDeadline", "must be shorter than %s (%s), or two pods may lead at once", field("LeaseDuration"), l.LeaseDuration)
+	} else if gap := l.LeaseDuration - l.LeaseRenewDeadline; gap < time.Second {
+		// Half the gap is the old holder's child's time to stop before
+		// another pod may start its own.
+		bad("LeaseRenewDeadline", "must be at least 1s shorter than %s (%s), got a gap of %s: a holder that loses the Lease has half the gap to stop its child",
+			field("LeaseDuration"), l.LeaseDuration, gap)
 	}
 	if len(l.PrestartOnceKey) > 1024 {
 		bad("PrestartOnceKey", "longer than 1024 bytes")
