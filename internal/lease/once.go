@@ -115,7 +115,10 @@ func (o *Once) done() (at, by string, ok bool) {
 // Do runs run once per key across replicas (see Once). It returns nil when
 // the key was done already (run not called) or run succeeded, run's error
 // when it failed, ErrLeaseLost (wrapped) when the Lease was lost while run
-// ran, or ctx's error.
+// ran. When ctx ends before this replica holds the Lease it returns nil
+// too, run not called: a replica stopped while waiting stopped nothing of
+// its own, and exits 0 as a standby does; the caller, asked to stop, does
+// not go on.
 func (o *Once) Do(ctx context.Context, run func(context.Context) error) error {
 	logged, waitingFor := "", ""
 	mark := func(l *Lease) {
@@ -139,7 +142,8 @@ func (o *Once) Do(ctx context.Context, run func(context.Context) error) error {
 			return o.hold(ctx, start, run)
 		case err != nil:
 			if ctx.Err() != nil {
-				return ctx.Err()
+				o.log.Info("stop requested while waiting for the once-key lease", "once_key", o.cfg.Key)
+				return nil
 			}
 			if logged != err.Error() {
 				o.log.Warn("once-key lease not readable; retrying", "once_key", o.cfg.Key, "error", err.Error())
@@ -157,7 +161,8 @@ func (o *Once) Do(ctx context.Context, run func(context.Context) error) error {
 		p := o.cfg.RetryPeriod
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			o.log.Info("stop requested while waiting for the once-key lease", "once_key", o.cfg.Key)
+			return nil
 		case <-time.After(p/2 + rand.N(p)):
 		}
 	}

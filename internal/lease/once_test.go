@@ -55,3 +55,50 @@ func TestOnceRenewsWhileStopping(t *testing.T) {
 		t.Errorf("a's Do = nil after a stopped run, want its error")
 	}
 }
+
+// A replica waiting for the once-key while another holds it, asked to
+// stop: Do returns nil (pysup then exits 0, as a standby does) without
+// running anything.
+func TestOnceWaitingStopReturnsNil(t *testing.T) {
+	_, c := newFakeAPI(t)
+	cfg := OnceConfig{Client: c, Key: "k", LeaseDuration: 10 * time.Second, RenewDeadline: 5 * time.Second, RetryPeriod: 200 * time.Millisecond}
+	a := cfg
+	a.Identity = "a"
+	oa, _ := NewOnce(a)
+	b := cfg
+	b.Identity = "b"
+	waiting := make(chan struct{}, 1)
+	b.Waiting = func(string) {
+		select {
+		case waiting <- struct{}{}:
+		default:
+		}
+	}
+	ob, _ := NewOnce(b)
+
+	actx, acancel := context.WithCancel(context.Background())
+	defer acancel()
+	holding := make(chan struct{})
+	go func() {
+		_ = oa.Do(actx, func(ctx context.Context) error { close(holding); <-ctx.Done(); return ctx.Err() })
+	}()
+	<-holding
+	bctx, bcancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	ran := false
+	go func() { errc <- ob.Do(bctx, func(context.Context) error { ran = true; return nil }) }()
+	select {
+	case <-waiting:
+	case <-time.After(10 * time.Second):
+		t.Fatal("b never waited for a")
+	}
+	bcancel()
+	select {
+	case err := <-errc:
+		if err != nil || ran {
+			t.Errorf("waiting replica stopped: Do = %v, ran %v; want nil, not run", err, ran)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Do did not return after the stop")
+	}
+}

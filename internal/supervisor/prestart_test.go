@@ -37,6 +37,8 @@ func TestPrestartSeam(t *testing.T) {
 		{"plain error", func(context.Context) error { return errors.New("lease lost") }, false, 1, false},
 		{"stopped", func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }, true, 143, false},
 		{"stopped with status", func(ctx context.Context) error { <-ctx.Done(); return codeErr(130) }, true, 130, false},
+		// A replica waiting for the once-key stopped nothing: 0.
+		{"stopped while waiting", func(ctx context.Context) error { <-ctx.Done(); return nil }, true, 0, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
