@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,20 +57,31 @@ func setupLeases(cfg *config.Config, health *probe.Health, reg prometheus.Regist
 	if !cfg.UsesLeases() {
 		return nil, nil
 	}
+	// The error names the setting that needs the API, and where the
+	// credentials come from: "CA: open …" alone says neither.
+	var uses []string
+	if cfg.LeaderElection != "" {
+		uses = append(uses, "PYSUP_LEADER_ELECTION (--leader-election)")
+	}
+	if cfg.PrestartOnceKey != "" {
+		uses = append(uses, "PYSUP_PRESTART_ONCE_KEY (--prestart-once-key)")
+	}
+	which := strings.Join(uses, " and ")
 	kcfg := cfg.KubeAPI()
 	api, err := kubeapi.New(kcfg)
 	if err != nil {
-		return nil, fmt.Errorf("Kubernetes API for Leases: %w", err)
+		return nil, fmt.Errorf("%s: Kubernetes API for Leases: %w (the service account's files come from PYSUP_KUBE_SERVICEACCOUNT_DIR (--kube-serviceaccount-dir), %s)",
+			which, err, cfg.KubeServiceAccount)
 	}
 	ns := cfg.LeaseNamespace
 	if ns == "" {
 		if ns, err = kcfg.Namespace(); err != nil {
-			return nil, fmt.Errorf("PYSUP_LEASE_NAMESPACE (--lease-namespace) unset and %w", err)
+			return nil, fmt.Errorf("%s: PYSUP_LEASE_NAMESPACE (--lease-namespace) unset and %w", which, err)
 		}
 	}
 	id, err := leaseIdentity()
 	if err != nil || id == "" {
-		return nil, fmt.Errorf("lease identity: POD_NAME unset and no hostname: %v", err)
+		return nil, fmt.Errorf("%s: lease identity: POD_NAME unset and no hostname: %v", which, err)
 	}
 	m, err := lease.NewMetrics(reg)
 	if err != nil {
