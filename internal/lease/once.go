@@ -221,7 +221,10 @@ func (o *Once) hold(ctx context.Context, acquired time.Time, run func(context.Co
 	defer wcancel()
 	if err != nil {
 		// Not done: let the next replica try at once.
-		if rerr := o.claim.release(wctx, nil); rerr != nil {
+		switch rerr := o.claim.release(wctx, nil); {
+		case errors.Is(rerr, ErrNotOurs):
+			o.log.Info("once-key lease not released after the failure: "+rerr.Error(), "once_key", o.cfg.Key)
+		case rerr != nil:
 			o.log.Warn("once-key lease not released after the failure; others take it over when it expires", "error", rerr.Error())
 		}
 		return err
@@ -235,6 +238,12 @@ func (o *Once) hold(ctx context.Context, acquired time.Time, run func(context.Co
 		l.Annotations[AnnotationDone] = now.UTC().Format(time.RFC3339)
 		l.Annotations[AnnotationDoneBy] = o.cfg.Identity
 	})
+	if errors.Is(rerr, ErrNotOurs) {
+		// Taken over since the last renewal: the new holder runs them
+		// again (they must be idempotent).
+		o.log.Error("pre-start commands succeeded but not recorded in the once-key lease: "+rerr.Error(), "once_key", o.cfg.Key)
+		return nil
+	}
 	if rerr != nil {
 		// The commands succeeded; another replica will run them again
 		// (they must be idempotent, as migrations are) rather than none.

@@ -1,7 +1,12 @@
 package lease
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -101,4 +106,45 @@ func TestOnceWaitingStopReturnsNil(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Do did not return after the stop")
 	}
+}
+
+// Another replica took the Lease between the holder's last renewal and its
+// record of success: nothing is recorded, and the log does not claim it
+// was.
+func TestOnceRecordNotOurs(t *testing.T) {
+	f, c := newFakeAPI(t)
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
+	o, _ := NewOnce(OnceConfig{Client: c, Key: "k", Identity: "a", Log: log,
+		LeaseDuration: 10 * time.Second, RenewDeadline: 5 * time.Second, RetryPeriod: 2 * time.Second})
+	err := o.Do(context.Background(), func(context.Context) error {
+		f.setHolder(o.Name(), "b", time.Now().UTC().Format(microTime))
+		return nil
+	})
+	if err != nil {
+		t.Errorf("Do = %v, want nil (the commands succeeded)", err)
+	}
+	f.mu.Lock()
+	md := f.leases[o.Name()]["metadata"].(map[string]any)
+	f.mu.Unlock()
+	if ann, _ := md["annotations"].(map[string]any); ann[AnnotationDone] != nil {
+		t.Errorf("recorded done in a Lease b holds: %v", ann)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Contains(logs.String(), "done; recorded") || !strings.Contains(logs.String(), "held by b") {
+		t.Errorf("log:\n%s\nwant no 'done; recorded', and the holder named", logs.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
