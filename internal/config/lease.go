@@ -28,7 +28,7 @@ var dnsSubdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]
 // dnsLabel is a namespace name.
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
-func (l Lease) validate(vars map[string]string, field func(string) string) []string {
+func (l Lease) validate(_ map[string]string, field func(string) string) []string {
 	var p []string
 	bad := func(goName, format string, args ...any) {
 		p = append(p, fmt.Sprintf("%s: %s", field(goName), fmt.Sprintf(format, args...)))
@@ -61,10 +61,16 @@ func (l Lease) validate(vars map[string]string, field func(string) string) []str
 	if len(l.PrestartOnceKey) > 1024 {
 		bad("PrestartOnceKey", "longer than 1024 bytes")
 	}
-	if l.PrestartOnceKey != "" && vars["PYSUP_PRESTART"] == "" {
-		bad("PrestartOnceKey", "set without PYSUP_PRESTART: there is nothing to run once")
-	}
 	return p
+}
+
+// validateOnceKey checks the once-key against the parsed commands: a
+// PYSUP_PRESTART of blanks is set but runs nothing.
+func (c *Config) validateOnceKey(_ map[string]string, field func(string) string) []string {
+	if c.PrestartOnceKey != "" && len(c.PrestartCommands) == 0 {
+		return []string{field("PrestartOnceKey") + ": set without PYSUP_PRESTART commands: there is nothing to run once"}
+	}
+	return nil
 }
 
 // UsesLeases reports whether leader election or the once-key is on.

@@ -60,4 +60,9 @@ func TestLeaseSettingsErrors(t *testing.T) {
 	if _, err = Load([]string{"--", "app"}, []string{"PYSUP_LEASE_DURATION=2s", "PYSUP_LEASE_RENEW_DEADLINE=1s", "PYSUP_LEASE_RETRY_PERIOD=500ms"}); err != nil {
 		t.Errorf("gap of 1s refused: %v", err)
 	}
+	// Blanks are no commands.
+	_, err = Load([]string{"--", "app"}, []string{"PYSUP_PRESTART=  ", "PYSUP_PRESTART_ONCE_KEY=v1"})
+	if err == nil || !strings.Contains(err.Error(), "PYSUP_PRESTART_ONCE_KEY (--prestart-once-key): set without PYSUP_PRESTART") {
+		t.Errorf("once-key with a blank PYSUP_PRESTART: %v", err)
+	}
 }
