@@ -46,7 +46,7 @@ func prestartRunner(cfg *config.Config, opts supervisor.Options, r *reaper.Reape
 	if cfg.PrestartOnceKey != "" {
 		// The once-key Lease lost: a waiting replica may start the same
 		// commands LeaseDuration-RenewDeadline after the last renewal.
-		runner.UrgentCause, runner.UrgentStopTimeout = lease.ErrLeaseLost, revokeStopTimeout(cfg)
+		runner.Urgent, runner.UrgentStopTimeout = lease.Lost, revokeStopTimeout(cfg)
 	}
 	if pipeline != nil {
 		runner.Streams = func(p prestart.Progress) (prestart.Streams, error) {

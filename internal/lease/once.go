@@ -66,6 +66,19 @@ type OnceConfig struct {
 // another replica may take over, so this one must not go on.
 var ErrLeaseLost = errors.New("once-key lease lost")
 
+// lostKey is the context key of the channel Lost returns.
+type lostKey struct{}
+
+// Lost returns, for the context Do passes to its function, a channel
+// closed when the Lease is lost, also after ctx was cancelled for another
+// reason (pysup stopping while the commands still stop): whatever still
+// runs must then be gone before another replica may start it. Nil for any
+// other context.
+func Lost(ctx context.Context) <-chan struct{} {
+	ch, _ := ctx.Value(lostKey{}).(<-chan struct{})
+	return ch
+}
+
 // Once runs a function at most once successfully per key across replicas:
 // Do takes the key's Lease (waiting while another replica holds it), runs
 // the function unless the Lease says the key is done, and records success
@@ -171,8 +184,13 @@ func (o *Once) Do(ctx context.Context, run func(context.Context) error) error {
 // hold runs run while renewing the Lease, then records the outcome.
 func (o *Once) hold(ctx context.Context, acquired time.Time, run func(context.Context) error) error {
 	o.log.Info("once-key lease acquired: running the pre-start commands", "once_key", o.cfg.Key)
-	rctx, cancel := context.WithCancelCause(ctx)
+	lost := make(chan struct{})
+	rctx, cancel := context.WithCancelCause(context.WithValue(ctx, lostKey{}, (<-chan struct{})(lost)))
 	defer cancel(nil)
+	loseLease := func() {
+		close(lost)
+		cancel(ErrLeaseLost)
+	}
 	renewed := make(chan struct{})
 	stop := make(chan struct{})
 	// Renewals go on after ctx ends (pysup asked to stop) until run has
@@ -192,7 +210,7 @@ func (o *Once) hold(ctx context.Context, acquired time.Time, run func(context.Co
 			start := o.cfg.Now()
 			if !start.Before(deadline) {
 				o.log.Error("once-key lease not renewed within the renew deadline: stopping the pre-start commands", "once_key", o.cfg.Key)
-				cancel(ErrLeaseLost)
+				loseLease()
 				return
 			}
 			actx, c := context.WithTimeout(renewCtx, deadline.Sub(start))
@@ -203,7 +221,7 @@ func (o *Once) hold(ctx context.Context, acquired time.Time, run func(context.Co
 				last = start
 			case holder != "" && holder != o.cfg.Identity:
 				o.log.Error("once-key lease taken by another replica: stopping the pre-start commands", "holder", holder)
-				cancel(ErrLeaseLost)
+				loseLease()
 				return
 			case err != nil:
 				o.log.Warn("once-key lease renewal failed; retrying", "error", err.Error())
@@ -213,8 +231,11 @@ func (o *Once) hold(ctx context.Context, acquired time.Time, run func(context.Co
 	err := run(rctx)
 	close(stop)
 	<-renewed
-	if cause := context.Cause(rctx); errors.Is(cause, ErrLeaseLost) {
+	select {
+	case <-lost:
+		// Also when ctx ended first: the Lease is another's now.
 		return fmt.Errorf("%w (pre-start commands stopped: %v)", ErrLeaseLost, err)
+	default:
 	}
 	// Record within a bounded time even when ctx ended (pysup stopping).
 	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), 2*o.cfg.RenewDeadline)

@@ -3,6 +3,7 @@ package lease
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
@@ -147,4 +148,45 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// The Lease lost while the commands already stop (ctx cancelled first):
+// Lost's channel closes all the same, and Do reports the loss.
+func TestOnceLostAfterStop(t *testing.T) {
+	f, c := newFakeAPI(t)
+	o, _ := NewOnce(OnceConfig{Client: c, Key: "k", Identity: "a",
+		LeaseDuration: 3 * time.Second, RenewDeadline: 2 * time.Second, RetryPeriod: 200 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	running := make(chan struct{})
+	errc := make(chan error, 1)
+	var lostAfter time.Duration
+	go func() {
+		errc <- o.Do(ctx, func(rctx context.Context) error {
+			close(running)
+			<-rctx.Done()
+			stopped := time.Now()
+			select {
+			case <-Lost(rctx):
+				lostAfter = time.Since(stopped)
+			case <-time.After(10 * time.Second):
+				lostAfter = -1
+			}
+			return rctx.Err()
+		})
+	}()
+	<-running
+	if Lost(ctx) != nil {
+		t.Error("Lost of a context Do did not make is not nil")
+	}
+	cancel()
+	time.Sleep(300 * time.Millisecond)
+	f.setHolder(o.Name(), "b", time.Now().UTC().Format(microTime))
+	err := <-errc
+	if lostAfter < 0 {
+		t.Error("Lost's channel did not close after another replica took the Lease")
+	}
+	if !errors.Is(err, ErrLeaseLost) {
+		t.Errorf("Do = %v, want ErrLeaseLost", err)
+	}
 }

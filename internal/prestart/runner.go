@@ -65,10 +65,12 @@ type Runner struct {
 	// SIGKILL follows after StopTimeout.
 	StopSignal  syscall.Signal
 	StopTimeout time.Duration
-	// UrgentCause, when the stop's cause (context.Cause) is it, shortens
-	// the stop deadline to UrgentStopTimeout (when shorter): the once-key
-	// Lease lost, another replica may start the same commands soon.
-	UrgentCause       error
+	// Urgent, if set, returns for Run's ctx a channel closed when stopping
+	// becomes urgent: the once-key Lease lost, another replica may start
+	// the same commands soon. The stop deadline is then UrgentStopTimeout
+	// at the latest (when shorter), whether the stop began before or with
+	// it.
+	Urgent            func(context.Context) <-chan struct{}
 	UrgentStopTimeout time.Duration
 	Starter           Starter
 	// LookPath finds a command in the PATH of env; pysup passes
@@ -214,14 +216,26 @@ func (r *Runner) runOne(ctx context.Context, p Progress, c Command, deadline <-c
 		stopped  bool
 		timedOut bool
 		killC    <-chan time.Time
+		killAt   time.Time
 		ctxDone  = ctx.Done()
+		urgentC  <-chan struct{}
+		urgent   bool
 	)
+	if r.Urgent != nil {
+		urgentC = r.Urgent(ctx)
+	}
 	stop := func(why string, timeout time.Duration) {
 		sig := r.stopSignal()
 		log.Warn("stopping pre-start command", "step", p.Step, "command", p.Name, "reason", why,
 			"signal", sig.String(), "stop_timeout", timeout.String())
 		_ = syscall.Kill(-pid, sig)
-		killC = time.After(timeout)
+		killC, killAt = time.After(timeout), time.Now().Add(timeout)
+	}
+	urgentTimeout := func(t time.Duration) time.Duration {
+		if u := r.UrgentStopTimeout; u > 0 && u < t {
+			return u
+		}
+		return t
 	}
 wait:
 	for {
@@ -232,20 +246,32 @@ wait:
 			ctxDone, deadline = nil, nil
 			if !timedOut {
 				stopped = true
-				why, timeout := "stop requested", r.StopTimeout
-				if cause := context.Cause(ctx); r.UrgentCause != nil && errors.Is(cause, r.UrgentCause) {
-					why = cause.Error()
-					if t := r.UrgentStopTimeout; t > 0 && t < timeout {
-						timeout = t
-					}
+				select {
+				case <-urgentC:
+					urgentC, urgent = nil, true
+				default:
 				}
-				stop(why, timeout)
+				if urgent {
+					stop(context.Cause(ctx).Error(), urgentTimeout(r.StopTimeout))
+				} else {
+					stop("stop requested", r.StopTimeout)
+				}
 			}
 		case <-deadline:
 			deadline = nil
 			if !stopped {
 				timedOut = true
 				stop("PYSUP_PRESTART_TIMEOUT", r.StopTimeout)
+			}
+		case <-urgentC:
+			urgentC, urgent = nil, true
+			// Stopping already: the deadline may only come closer. Not
+			// stopping yet: the stop follows (ctx ends with the loss).
+			if killC != nil {
+				if t := urgentTimeout(time.Until(killAt)); t < time.Until(killAt) {
+					log.Warn("pre-start command stopping: shorter stop deadline", "step", p.Step, "command", p.Name, "stop_timeout", t.String())
+					killC, killAt = time.After(t), time.Now().Add(t)
+				}
 			}
 		case <-killC:
 			killC = nil
