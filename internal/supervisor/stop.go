@@ -19,9 +19,6 @@ type stopState struct {
 	sent     time.Time      // stop signal sent; zero while draining
 	deadline time.Time      // SIGKILL after this; zero while draining
 	revoked  bool           // the Gate closed; no stop was asked for
-	// gateClosed: the Gate closed during this stop (revoked or not): the
-	// deadline is the revocation's, as a successor may start soon.
-	gateClosed bool
 }
 
 // supervise forwards signals and runs the stop sequence until the child
@@ -82,7 +79,6 @@ func (s *Supervisor) supervise(ctx context.Context, sigs <-chan os.Signal, c *ch
 					killC = time.After(d)
 				}
 			}
-			stop.gateClosed = true
 		case <-drainC:
 			drainC = nil
 			killC = s.sendStop(c.pid, stop)
