@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,13 +35,21 @@ type leases struct {
 	standby bool // the supervisor waits for the gate
 }
 
-// leaseIdentity names this pod in Leases: POD_NAME (Downward API), else the
-// hostname, which is the pod's name in Kubernetes.
+// leaseIdentity names this pysup in Leases: POD_NAME (Downward API), else
+// the hostname and a random suffix, as client-go appends a UUID: pods with
+// hostNetwork on one node, or containers given the same hostname, share a
+// hostname, and two holders of one identity would both lead.
 func leaseIdentity() (string, error) {
 	if n := os.Getenv("POD_NAME"); n != "" {
 		return n, nil
 	}
-	return os.Hostname()
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "", err
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand since Go 1.24)
+	return h + "_" + hex.EncodeToString(b[:]), nil
 }
 
 // setupLeases builds what cfg asks for; nil when it asks for nothing.
@@ -46,20 +57,31 @@ func setupLeases(cfg *config.Config, health *probe.Health, reg prometheus.Regist
 	if !cfg.UsesLeases() {
 		return nil, nil
 	}
+	// The error names the setting that needs the API, and where the
+	// credentials come from: "CA: open …" alone says neither.
+	var uses []string
+	if cfg.LeaderElection != "" {
+		uses = append(uses, "PYSUP_LEADER_ELECTION (--leader-election)")
+	}
+	if cfg.PrestartOnceKey != "" {
+		uses = append(uses, "PYSUP_PRESTART_ONCE_KEY (--prestart-once-key)")
+	}
+	which := strings.Join(uses, " and ")
 	kcfg := cfg.KubeAPI()
 	api, err := kubeapi.New(kcfg)
 	if err != nil {
-		return nil, fmt.Errorf("Kubernetes API for Leases: %w", err)
+		return nil, fmt.Errorf("%s: Kubernetes API for Leases: %w (the service account's files come from PYSUP_KUBE_SERVICEACCOUNT_DIR (--kube-serviceaccount-dir), %s)",
+			which, err, cfg.KubeServiceAccount)
 	}
 	ns := cfg.LeaseNamespace
 	if ns == "" {
 		if ns, err = kcfg.Namespace(); err != nil {
-			return nil, fmt.Errorf("PYSUP_LEASE_NAMESPACE (--lease-namespace) unset and %w", err)
+			return nil, fmt.Errorf("%s: PYSUP_LEASE_NAMESPACE (--lease-namespace) unset and %w", which, err)
 		}
 	}
 	id, err := leaseIdentity()
 	if err != nil || id == "" {
-		return nil, fmt.Errorf("lease identity: POD_NAME unset and no hostname: %v", err)
+		return nil, fmt.Errorf("%s: lease identity: POD_NAME unset and no hostname: %v", which, err)
 	}
 	m, err := lease.NewMetrics(reg)
 	if err != nil {
@@ -152,8 +174,9 @@ func (ls *leases) childExited() bool {
 // revokeStopTimeout is the stop deadline on losing the lease: the old
 // leader gives up RenewDeadline after its last renewal, another pod may
 // start LeaseDuration after it, and the child must be gone in between.
+// The configuration makes the gap at least 1s.
 func revokeStopTimeout(cfg *config.Config) time.Duration {
-	return max((cfg.LeaseDuration-cfg.LeaseRenewDeadline)/2, 100*time.Millisecond)
+	return (cfg.LeaseDuration - cfg.LeaseRenewDeadline) / 2
 }
 
 // release gives the Lease up after the child stopped, for a fast

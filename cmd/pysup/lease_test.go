@@ -467,3 +467,39 @@ func TestLeaderElectionRBACExample(t *testing.T) {
 		t.Errorf("exit %d; released: %v", code, strings.Contains(r.stderr.String(), "lease released"))
 	}
 }
+
+// The Lease lost while a SIGTERM stop is under way (the child ignores its
+// stop signal): SIGKILL comes after the revocation's deadline (half the
+// lease gap), not after PYSUP_STOP_TIMEOUT, as a successor may start soon.
+func TestLeaderElectionLostDuringStop(t *testing.T) {
+	c, kenv := leaseCluster(t)
+	dir := t.TempDir()
+	ready := filepath.Join(dir, "ready")
+	r := startPysup(t, mode{}, append(kenv, "PYSUP_LEADER_ELECTION=stopping", "PYSUP_LEASE_DURATION=4s",
+		"PYSUP_LEASE_RENEW_DEADLINE=2s", "PYSUP_LEASE_RETRY_PERIOD=300ms", "PYSUP_STOP_TIMEOUT=20s", "POD_NAME=pod-1", "READY="+ready),
+		"--", "/bin/sh", "-c", `trap '' TERM; touch "$READY"; while :; do sleep 0.1; done`)
+	waitFile(t, ready, 30*time.Second)
+	r.signal(syscall.SIGTERM)
+	time.Sleep(500 * time.Millisecond)
+
+	path := "/apis/coordination.k8s.io/v1/namespaces/apps/leases/stopping"
+	_, b, _ := c.Do(c.AdminToken, "GET", path, nil)
+	var l map[string]any
+	if err := json.Unmarshal(b, &l); err != nil {
+		t.Fatal(err)
+	}
+	spec := l["spec"].(map[string]any)
+	spec["holderIdentity"] = "intruder"
+	spec["renewTime"] = time.Now().UTC().Format("2006-01-02T15:04:05.000000Z")
+	c.Must("PUT", path, l)
+	taken := time.Now()
+	code := r.wait(30 * time.Second)
+	took := time.Since(taken)
+	t.Logf("pysup gone %s after another holder took the lease during the stop", took.Round(time.Millisecond))
+	if took > 5*time.Second {
+		t.Errorf("child killed %s after the lease was lost, want within the revocation's 1s (+ a retry period)", took)
+	}
+	if code != 137 {
+		t.Errorf("exit %d, want 137 (the child SIGKILLed)", code)
+	}
+}

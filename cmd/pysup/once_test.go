@@ -178,3 +178,71 @@ func TestOnceKeyTakeoverAndRetry(t *testing.T) {
 		t.Fatalf("runs %q, exit codes %v: want one failed run (exit 3), then one success by another replica", got, codes)
 	}
 }
+
+// SIGTERM through the binary, on a real kube-apiserver: a replica waiting
+// for the once-key exits 0 without its child, as a standby does; the
+// holder, whose command takes longer than the lease duration to stop,
+// keeps the Lease meanwhile, so a replica started after the SIGTERM runs
+// the command only once the holder's has ended.
+func TestOnceKeySIGTERM(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.RequireBinary(t, "unshare")
+	_, kenv := leaseCluster(t)
+	runs := filepath.Join(t.TempDir(), "runs")
+	lines := func() []string {
+		b, _ := os.ReadFile(runs)
+		return strings.Split(strings.TrimSpace(string(b)), "\n")
+	}
+	has := func(line string) bool {
+		for _, l := range lines() {
+			if l == line {
+				return true
+			}
+		}
+		return false
+	}
+	until := func(what string, timeout time.Duration, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(timeout)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s; runs %q", what, lines())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	env := append(kenv, "PYSUP_LEASE_DURATION=3s", "PYSUP_LEASE_RENEW_DEADLINE=2s", "PYSUP_LEASE_RETRY_PERIOD=300ms", "PYSUP_STOP_TIMEOUT=15s")
+	// Stopping takes 4s, more than the lease duration.
+	cmd := fmt.Sprintf(`/bin/sh -c 'echo start $POD_NAME >> %s; trap "sleep 4; echo end \$POD_NAME >> %s; exit 0" TERM; while :; do sleep 0.1; done'`, runs, runs)
+	start := func(name string) *running {
+		return startPysup(t, mode{pid1: true}, append(env, "POD_NAME="+name, "PYSUP_PRESTART_ONCE_KEY=sigterm", "PYSUP_PRESTART="+cmd),
+			"--", "/bin/sh", "-c", "echo child $POD_NAME >> "+runs)
+	}
+	g := start("pod-g")
+	until("pod-g's command", 20*time.Second, func() bool { return has("start pod-g") })
+
+	h := start("pod-h")
+	until("pod-h waiting", 20*time.Second, func() bool {
+		return strings.Contains(h.stderr.String(), "pre-start commands running on another replica: waiting")
+	})
+	h.signal(syscall.SIGTERM)
+	if code := h.wait(10 * time.Second); code != 0 {
+		t.Errorf("waiting replica exited %d on SIGTERM, want 0", code)
+	}
+	if has("start pod-h") || has("child pod-h") {
+		t.Errorf("the waiting replica ran something: %q", lines())
+	}
+
+	g.signal(syscall.SIGTERM)
+	i := start("pod-i")
+	until("pod-i's command", 30*time.Second, func() bool { return has("start pod-i") })
+	got := lines()
+	if len(got) != 3 || got[1] != "end pod-g" {
+		t.Errorf("runs %q: want pod-g's command ended before pod-i's started", got)
+	}
+	if code := g.wait(20 * time.Second); code != 143 {
+		t.Errorf("holder exited %d, want 143 (its command stopped by TERM)", code)
+	}
+	i.signal(syscall.SIGTERM)
+	i.wait(20 * time.Second)
+}

@@ -7,6 +7,7 @@ import (
 	"syscall"
 
 	"github.com/pysup/pysup/internal/config"
+	"github.com/pysup/pysup/internal/lease"
 	"github.com/pysup/pysup/internal/logs"
 	"github.com/pysup/pysup/internal/prestart"
 	"github.com/pysup/pysup/internal/probe"
@@ -41,6 +42,11 @@ func prestartRunner(cfg *config.Config, opts supervisor.Options, r *reaper.Reape
 		LookPath:    supervisor.LookPath,
 		Progress:    func(p prestart.Progress) { health.StartPhase("prestart", p.String()) },
 		Log:         log,
+	}
+	if cfg.PrestartOnceKey != "" {
+		// The once-key Lease lost: a waiting replica may start the same
+		// commands LeaseDuration-RenewDeadline after the last renewal.
+		runner.Urgent, runner.UrgentStopTimeout = lease.Lost, revokeStopTimeout(cfg)
 	}
 	if pipeline != nil {
 		runner.Streams = func(p prestart.Progress) (prestart.Streams, error) {

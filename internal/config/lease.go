@@ -12,7 +12,7 @@ import (
 // Lease holds the settings of leader election and of the once-key guard of
 // the pre-start commands, both on coordination.k8s.io Leases.
 type Lease struct {
-	LeaderElection     string        `env:"PYSUP_LEADER_ELECTION" help:"name of a Lease: the child runs only while this pod holds it (a singleton such as celery beat); standby pods wait and take over"`
+	LeaderElection     string        `env:"PYSUP_LEADER_ELECTION" help:"name of a Lease: the child runs only while this pod holds it (a singleton such as celery beat); standby pods wait and take over. The holder identity is POD_NAME, else the hostname with a random suffix"`
 	LeaseDuration      time.Duration `env:"PYSUP_LEASE_DURATION" envDefault:"15s" help:"how long a Lease holder that stopped renewing keeps it, as seen by the others' clocks, before another pod takes it over"`
 	LeaseRenewDeadline time.Duration `env:"PYSUP_LEASE_RENEW_DEADLINE" envDefault:"10s" help:"the leader gives leadership up (and stops the child) when it could not renew for this long; shorter than PYSUP_LEASE_DURATION"`
 	LeaseRetryPeriod   time.Duration `env:"PYSUP_LEASE_RETRY_PERIOD" envDefault:"2s" help:"how often the holder renews and the others try to acquire"`
@@ -28,7 +28,7 @@ var dnsSubdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]
 // dnsLabel is a namespace name.
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
-func (l Lease) validate(vars map[string]string, field func(string) string) []string {
+func (l Lease) validate(_ map[string]string, field func(string) string) []string {
 	var p []string
 	bad := func(goName, format string, args ...any) {
 		p = append(p, fmt.Sprintf("%s: %s", field(goName), fmt.Sprintf(format, args...)))
@@ -52,14 +52,25 @@ func (l Lease) validate(vars map[string]string, field func(string) string) []str
 	}
 	if l.LeaseRenewDeadline >= l.LeaseDuration {
 		bad("LeaseRenewDeadline", "must be shorter than %s (%s), or two pods may lead at once", field("LeaseDuration"), l.LeaseDuration)
+	} else if gap := l.LeaseDuration - l.LeaseRenewDeadline; gap < time.Second {
+		// Half the gap is the old holder's child's time to stop before
+		// another pod may start its own.
+		bad("LeaseRenewDeadline", "must be at least 1s shorter than %s (%s), got a gap of %s: a holder that loses the Lease has half the gap to stop its child",
+			field("LeaseDuration"), l.LeaseDuration, gap)
 	}
 	if len(l.PrestartOnceKey) > 1024 {
 		bad("PrestartOnceKey", "longer than 1024 bytes")
 	}
-	if l.PrestartOnceKey != "" && vars["PYSUP_PRESTART"] == "" {
-		bad("PrestartOnceKey", "set without PYSUP_PRESTART: there is nothing to run once")
-	}
 	return p
+}
+
+// validateOnceKey checks the once-key against the parsed commands: a
+// PYSUP_PRESTART of blanks is set but runs nothing.
+func (c *Config) validateOnceKey(_ map[string]string, field func(string) string) []string {
+	if c.PrestartOnceKey != "" && len(c.PrestartCommands) == 0 {
+		return []string{field("PrestartOnceKey") + ": set without PYSUP_PRESTART commands: there is nothing to run once"}
+	}
+	return nil
 }
 
 // UsesLeases reports whether leader election or the once-key is on.

@@ -50,4 +50,19 @@ func TestLeaseSettingsErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "PYSUP_LEASE_RENEW_DEADLINE (--lease-renew-deadline): must be longer than PYSUP_LEASE_RETRY_PERIOD") {
 		t.Errorf("retry period over the renew deadline: %v", err)
 	}
+
+	// A gap under 1s between lease duration and renew deadline: the
+	// child would have under 500ms to stop after a lost Lease.
+	_, err = Load([]string{"--", "app"}, []string{"PYSUP_LEASE_DURATION=2s", "PYSUP_LEASE_RENEW_DEADLINE=1500ms", "PYSUP_LEASE_RETRY_PERIOD=500ms"})
+	if err == nil || !strings.Contains(err.Error(), "PYSUP_LEASE_RENEW_DEADLINE (--lease-renew-deadline): must be at least 1s shorter than PYSUP_LEASE_DURATION (--lease-duration)") {
+		t.Errorf("gap of 500ms: %v", err)
+	}
+	if _, err = Load([]string{"--", "app"}, []string{"PYSUP_LEASE_DURATION=2s", "PYSUP_LEASE_RENEW_DEADLINE=1s", "PYSUP_LEASE_RETRY_PERIOD=500ms"}); err != nil {
+		t.Errorf("gap of 1s refused: %v", err)
+	}
+	// Blanks are no commands.
+	_, err = Load([]string{"--", "app"}, []string{"PYSUP_PRESTART=  ", "PYSUP_PRESTART_ONCE_KEY=v1"})
+	if err == nil || !strings.Contains(err.Error(), "PYSUP_PRESTART_ONCE_KEY (--prestart-once-key): set without PYSUP_PRESTART") {
+		t.Errorf("once-key with a blank PYSUP_PRESTART: %v", err)
+	}
 }

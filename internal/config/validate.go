@@ -56,5 +56,5 @@ type validator func(vars map[string]string, field func(goName string) string) []
 
 // validators lists the parts' own checks; each part adds its method here.
 func (c *Config) validators() []validator {
-	return []validator{c.Probe.validate, c.Logs.validate, c.Metrics.validate, c.ZMQ.validate, c.Prestart.validate, c.Sizing.validate, c.Lease.validate}
+	return []validator{c.Probe.validate, c.Logs.validate, c.Metrics.validate, c.ZMQ.validate, c.Prestart.validate, c.Sizing.validate, c.Lease.validate, c.validateOnceKey}
 }

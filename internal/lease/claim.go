@@ -3,6 +3,7 @@ package lease
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/pysup/pysup/internal/kubeapi"
@@ -140,14 +141,25 @@ func (k *claim) try(ctx context.Context, fast bool, edit func(*Lease)) (held boo
 	return true, k.id, nil
 }
 
+// ErrNotOurs is a release that found the Lease held by another identity
+// (or never held): nothing was written.
+var ErrNotOurs = errors.New("the lease is not ours")
+
 // release writes a record that others may take at once (holder empty,
 // one-second duration), as client-go's ReleaseOnCancel; edit may add to it.
-// It does nothing when the Lease is no longer ours.
+// When the Lease is no longer ours it writes nothing and returns
+// ErrNotOurs (wrapped, naming the holder).
 func (k *claim) release(ctx context.Context, edit func(*Lease)) error {
 	l := k.observed
 	for attempt := 0; attempt < 3; attempt++ {
-		if l == nil || l.Spec.HolderIdentity != k.id {
-			return nil
+		if l == nil {
+			return ErrNotOurs
+		}
+		if h := l.Spec.HolderIdentity; h != k.id {
+			if h == "" {
+				return fmt.Errorf("%w: free", ErrNotOurs)
+			}
+			return fmt.Errorf("%w: held by %s", ErrNotOurs, h)
 		}
 		n := l.clone()
 		now := k.now().Round(0)

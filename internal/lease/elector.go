@@ -236,8 +236,13 @@ func (e *Elector) Release(ctx context.Context) error {
 	close(e.lost)
 	e.lost = nil
 	err := e.claim.release(ctx, nil)
-	if err == nil {
+	switch {
+	case err == nil:
 		e.log.Info("leader election: lease released")
+	case errors.Is(err, ErrNotOurs):
+		// Taken over since the last renewal: nothing of ours to give up.
+		e.log.Info("leader election: lease not released: " + err.Error())
+		return nil
 	}
 	return err
 }

@@ -66,6 +66,19 @@ type OnceConfig struct {
 // another replica may take over, so this one must not go on.
 var ErrLeaseLost = errors.New("once-key lease lost")
 
+// lostKey is the context key of the channel Lost returns.
+type lostKey struct{}
+
+// Lost returns, for the context Do passes to its function, a channel
+// closed when the Lease is lost, also after ctx was cancelled for another
+// reason (pysup stopping while the commands still stop): whatever still
+// runs must then be gone before another replica may start it. Nil for any
+// other context.
+func Lost(ctx context.Context) <-chan struct{} {
+	ch, _ := ctx.Value(lostKey{}).(<-chan struct{})
+	return ch
+}
+
 // Once runs a function at most once successfully per key across replicas:
 // Do takes the key's Lease (waiting while another replica holds it), runs
 // the function unless the Lease says the key is done, and records success
@@ -115,7 +128,10 @@ func (o *Once) done() (at, by string, ok bool) {
 // Do runs run once per key across replicas (see Once). It returns nil when
 // the key was done already (run not called) or run succeeded, run's error
 // when it failed, ErrLeaseLost (wrapped) when the Lease was lost while run
-// ran, or ctx's error.
+// ran. When ctx ends before this replica holds the Lease it returns nil
+// too, run not called: a replica stopped while waiting stopped nothing of
+// its own, and exits 0 as a standby does; the caller, asked to stop, does
+// not go on.
 func (o *Once) Do(ctx context.Context, run func(context.Context) error) error {
 	logged, waitingFor := "", ""
 	mark := func(l *Lease) {
@@ -139,7 +155,8 @@ func (o *Once) Do(ctx context.Context, run func(context.Context) error) error {
 			return o.hold(ctx, start, run)
 		case err != nil:
 			if ctx.Err() != nil {
-				return ctx.Err()
+				o.log.Info("stop requested while waiting for the once-key lease", "once_key", o.cfg.Key)
+				return nil
 			}
 			if logged != err.Error() {
 				o.log.Warn("once-key lease not readable; retrying", "once_key", o.cfg.Key, "error", err.Error())
@@ -157,7 +174,8 @@ func (o *Once) Do(ctx context.Context, run func(context.Context) error) error {
 		p := o.cfg.RetryPeriod
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			o.log.Info("stop requested while waiting for the once-key lease", "once_key", o.cfg.Key)
+			return nil
 		case <-time.After(p/2 + rand.N(p)):
 		}
 	}
@@ -166,10 +184,19 @@ func (o *Once) Do(ctx context.Context, run func(context.Context) error) error {
 // hold runs run while renewing the Lease, then records the outcome.
 func (o *Once) hold(ctx context.Context, acquired time.Time, run func(context.Context) error) error {
 	o.log.Info("once-key lease acquired: running the pre-start commands", "once_key", o.cfg.Key)
-	rctx, cancel := context.WithCancelCause(ctx)
+	lost := make(chan struct{})
+	rctx, cancel := context.WithCancelCause(context.WithValue(ctx, lostKey{}, (<-chan struct{})(lost)))
 	defer cancel(nil)
+	loseLease := func() {
+		close(lost)
+		cancel(ErrLeaseLost)
+	}
 	renewed := make(chan struct{})
 	stop := make(chan struct{})
+	// Renewals go on after ctx ends (pysup asked to stop) until run has
+	// returned: commands still stopping must keep the Lease, or another
+	// replica starts them meanwhile.
+	renewCtx := context.WithoutCancel(ctx)
 	go func() {
 		defer close(renewed)
 		last := acquired
@@ -183,10 +210,10 @@ func (o *Once) hold(ctx context.Context, acquired time.Time, run func(context.Co
 			start := o.cfg.Now()
 			if !start.Before(deadline) {
 				o.log.Error("once-key lease not renewed within the renew deadline: stopping the pre-start commands", "once_key", o.cfg.Key)
-				cancel(ErrLeaseLost)
+				loseLease()
 				return
 			}
-			actx, c := context.WithTimeout(ctx, deadline.Sub(start))
+			actx, c := context.WithTimeout(renewCtx, deadline.Sub(start))
 			held, holder, err := o.claim.try(actx, true, nil)
 			c()
 			switch {
@@ -194,7 +221,7 @@ func (o *Once) hold(ctx context.Context, acquired time.Time, run func(context.Co
 				last = start
 			case holder != "" && holder != o.cfg.Identity:
 				o.log.Error("once-key lease taken by another replica: stopping the pre-start commands", "holder", holder)
-				cancel(ErrLeaseLost)
+				loseLease()
 				return
 			case err != nil:
 				o.log.Warn("once-key lease renewal failed; retrying", "error", err.Error())
@@ -204,15 +231,21 @@ func (o *Once) hold(ctx context.Context, acquired time.Time, run func(context.Co
 	err := run(rctx)
 	close(stop)
 	<-renewed
-	if cause := context.Cause(rctx); errors.Is(cause, ErrLeaseLost) {
+	select {
+	case <-lost:
+		// Also when ctx ended first: the Lease is another's now.
 		return fmt.Errorf("%w (pre-start commands stopped: %v)", ErrLeaseLost, err)
+	default:
 	}
 	// Record within a bounded time even when ctx ended (pysup stopping).
 	wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), 2*o.cfg.RenewDeadline)
 	defer wcancel()
 	if err != nil {
 		// Not done: let the next replica try at once.
-		if rerr := o.claim.release(wctx, nil); rerr != nil {
+		switch rerr := o.claim.release(wctx, nil); {
+		case errors.Is(rerr, ErrNotOurs):
+			o.log.Info("once-key lease not released after the failure: "+rerr.Error(), "once_key", o.cfg.Key)
+		case rerr != nil:
 			o.log.Warn("once-key lease not released after the failure; others take it over when it expires", "error", rerr.Error())
 		}
 		return err
@@ -226,6 +259,12 @@ func (o *Once) hold(ctx context.Context, acquired time.Time, run func(context.Co
 		l.Annotations[AnnotationDone] = now.UTC().Format(time.RFC3339)
 		l.Annotations[AnnotationDoneBy] = o.cfg.Identity
 	})
+	if errors.Is(rerr, ErrNotOurs) {
+		// Taken over since the last renewal: the new holder runs them
+		// again (they must be idempotent).
+		o.log.Error("pre-start commands succeeded but not recorded in the once-key lease: "+rerr.Error(), "once_key", o.cfg.Key)
+		return nil
+	}
 	if rerr != nil {
 		// The commands succeeded; another replica will run them again
 		// (they must be idempotent, as migrations are) rather than none.

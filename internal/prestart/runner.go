@@ -65,7 +65,14 @@ type Runner struct {
 	// SIGKILL follows after StopTimeout.
 	StopSignal  syscall.Signal
 	StopTimeout time.Duration
-	Starter     Starter
+	// Urgent, if set, returns for Run's ctx a channel closed when stopping
+	// becomes urgent: the once-key Lease lost, another replica may start
+	// the same commands soon. The stop deadline is then UrgentStopTimeout
+	// at the latest (when shorter), whether the stop began before or with
+	// it.
+	Urgent            func(context.Context) <-chan struct{}
+	UrgentStopTimeout time.Duration
+	Starter           Starter
 	// LookPath finds a command in the PATH of env; pysup passes
 	// supervisor.LookPath, which uses the child's PATH as the child's start
 	// does. Nil: exec.LookPath, with pysup's own PATH.
@@ -209,14 +216,26 @@ func (r *Runner) runOne(ctx context.Context, p Progress, c Command, deadline <-c
 		stopped  bool
 		timedOut bool
 		killC    <-chan time.Time
+		killAt   time.Time
 		ctxDone  = ctx.Done()
+		urgentC  <-chan struct{}
+		urgent   bool
 	)
-	stop := func(why string) {
+	if r.Urgent != nil {
+		urgentC = r.Urgent(ctx)
+	}
+	stop := func(why string, timeout time.Duration) {
 		sig := r.stopSignal()
 		log.Warn("stopping pre-start command", "step", p.Step, "command", p.Name, "reason", why,
-			"signal", sig.String(), "stop_timeout", r.StopTimeout.String())
+			"signal", sig.String(), "stop_timeout", timeout.String())
 		_ = syscall.Kill(-pid, sig)
-		killC = time.After(r.StopTimeout)
+		killC, killAt = time.After(timeout), time.Now().Add(timeout)
+	}
+	urgentTimeout := func(t time.Duration) time.Duration {
+		if u := r.UrgentStopTimeout; u > 0 && u < t {
+			return u
+		}
+		return t
 	}
 wait:
 	for {
@@ -227,13 +246,32 @@ wait:
 			ctxDone, deadline = nil, nil
 			if !timedOut {
 				stopped = true
-				stop("stop requested")
+				select {
+				case <-urgentC:
+					urgentC, urgent = nil, true
+				default:
+				}
+				if urgent {
+					stop(context.Cause(ctx).Error(), urgentTimeout(r.StopTimeout))
+				} else {
+					stop("stop requested", r.StopTimeout)
+				}
 			}
 		case <-deadline:
 			deadline = nil
 			if !stopped {
 				timedOut = true
-				stop("PYSUP_PRESTART_TIMEOUT")
+				stop("PYSUP_PRESTART_TIMEOUT", r.StopTimeout)
+			}
+		case <-urgentC:
+			urgentC, urgent = nil, true
+			// Stopping already: the deadline may only come closer. Not
+			// stopping yet: the stop follows (ctx ends with the loss).
+			if killC != nil {
+				if t := urgentTimeout(time.Until(killAt)); t < time.Until(killAt) {
+					log.Warn("pre-start command stopping: shorter stop deadline", "step", p.Step, "command", p.Name, "stop_timeout", t.String())
+					killC, killAt = time.After(t), time.Now().Add(t)
+				}
 			}
 		case <-killC:
 			killC = nil

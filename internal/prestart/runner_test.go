@@ -157,3 +157,51 @@ func TestRunStoppedBeforeStart(t *testing.T) {
 		t.Fatalf("Run = %v, want stopped", err)
 	}
 }
+
+// Stopping made urgent (the once-key Lease lost: another replica may
+// start the commands soon), with the stop request or after it: the kill
+// comes after UrgentStopTimeout, not after the full StopTimeout.
+func TestRunUrgentStopIsShorter(t *testing.T) {
+	for _, after := range []time.Duration{0, 500 * time.Millisecond} {
+		t.Run("urgent after "+after.String(), func(t *testing.T) {
+			lost := errors.New("lease lost")
+			pidFile := filepath.Join(t.TempDir(), "pid")
+			r := newRunner(t, `sh -c 'trap "" TERM; echo $$ > "$PIDFILE"; while :; do sleep 0.05; done'`, "PIDFILE="+pidFile)
+			r.StopTimeout = 10 * time.Second
+			urgent := make(chan struct{})
+			r.Urgent, r.UrgentStopTimeout = func(context.Context) <-chan struct{} { return urgent }, 300*time.Millisecond
+			ctx, cancel := context.WithCancelCause(context.Background())
+			errc := make(chan error, 1)
+			go func() { errc <- r.Run(ctx) }()
+			deadline := time.Now().Add(10 * time.Second)
+			for len(readLines(t, pidFile)) == 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("command did not start")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if after == 0 {
+				close(urgent)
+				cancel(lost)
+			} else {
+				cancel(context.Canceled)
+				time.Sleep(after)
+				close(urgent)
+			}
+			madeUrgent := time.Now()
+			var err error
+			select {
+			case err = <-errc:
+			case <-time.After(15 * time.Second):
+				t.Fatal("Run did not return")
+			}
+			if took := time.Since(madeUrgent); took > 3*time.Second {
+				t.Errorf("killed %s after the stop became urgent, want within ~300ms", took)
+			}
+			var e *Error
+			if !errors.As(err, &e) || !e.Stopped || e.Code != 137 {
+				t.Fatalf("Run = %#v, want stopped with 137 (SIGKILL)", err)
+			}
+		})
+	}
+}

@@ -43,6 +43,24 @@ func (s *Supervisor) awaitGate(ctx context.Context, sigs <-chan os.Signal) (revo
 				}
 				return nil, false
 			}
+			// A stop request may have arrived with the permission (select
+			// picks either): it wins, and the child does not start. The
+			// Lease is released at exit.
+		pending:
+			for {
+				select {
+				case sig := <-sigs:
+					if isStopRequest(sig) {
+						s.log.Info("stop requested while standby", "signal", sig.String())
+						return nil, false
+					}
+				default:
+					break pending
+				}
+			}
+			if ctx.Err() != nil {
+				return nil, false
+			}
 			return r.ch, true
 		case <-ctx.Done():
 			cancel()

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -123,5 +124,60 @@ func TestGateStartsAndStopsTheChild(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("standby Run did not return after SIGTERM")
+	}
+}
+
+// heldGate opens when open is closed, and closes returned once it did.
+type heldGate struct{ open, returned chan struct{} }
+
+func (g heldGate) Wait(context.Context) (<-chan struct{}, error) {
+	<-g.open
+	defer close(g.returned)
+	return make(chan struct{}), nil
+}
+
+// hookHandler calls hook on a record with that message, from the logging
+// goroutine: the supervisor's, which is busy meanwhile.
+type hookHandler struct {
+	msg  string
+	hook func()
+}
+
+func (h hookHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h hookHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.hook()
+	}
+	return nil
+}
+func (h hookHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h hookHandler) WithGroup(string) slog.Handler      { return h }
+
+// A stop request arriving as the gate opens wins: the child never starts
+// after it (Run returns 0, as a standby does). Both are ready when the
+// supervisor next looks (it is busy with an ignored SIGHUP meanwhile):
+// which it sees first must not matter.
+func TestGateStopRequestRacingAcquisition(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := reaper.New(false, nil)
+	go r.Run(ctx)
+	for i := 0; i < 20; i++ {
+		sigs := make(chan os.Signal, 4)
+		g := heldGate{make(chan struct{}), make(chan struct{})}
+		log := slog.New(hookHandler{msg: "signal ignored: no child while standby", hook: func() {
+			close(g.open)
+			<-g.returned
+			time.Sleep(20 * time.Millisecond) // the gate's answer is sent
+			sigs <- syscall.SIGTERM
+		}})
+		sigs <- syscall.SIGHUP
+		started := false
+		s := New(Options{Signals: sigs, Argv: []string{"/bin/true"}, Gate: g, StopTimeout: time.Second, Log: log,
+			Events: Events{Started: func(int) { started = true }}}, r)
+		code, _ := s.Run(ctx)
+		if started || code != 0 {
+			t.Fatalf("run %d: child started %v, exit %d; want not started, 0", i, started, code)
+		}
 	}
 }

@@ -26,6 +26,11 @@ func (s *Supervisor) prestart(ctx context.Context, sigs <-chan os.Signal) (int, 
 	for {
 		select {
 		case err := <-done:
+			if stopSig == 0 && ctx.Err() != nil {
+				// ctx ended (a stop) as the phase returned: the child
+				// must not start, whatever select saw first.
+				stopSig = signals.Signal(syscall.SIGTERM)
+			}
 			return s.prestartEnded(err, stopSig)
 		case <-ctxDone:
 			ctxDone = nil

@@ -37,6 +37,8 @@ func TestPrestartSeam(t *testing.T) {
 		{"plain error", func(context.Context) error { return errors.New("lease lost") }, false, 1, false},
 		{"stopped", func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }, true, 143, false},
 		{"stopped with status", func(ctx context.Context) error { <-ctx.Done(); return codeErr(130) }, true, 130, false},
+		// A replica waiting for the once-key stopped nothing: 0.
+		{"stopped while waiting", func(ctx context.Context) error { <-ctx.Done(); return nil }, true, 0, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -63,6 +65,59 @@ func TestPrestartSeam(t *testing.T) {
 			code, _ := s.Run(context.Background())
 			if code != c.want || started != c.started {
 				t.Errorf("Run = %d, child started %v; want %d, %v", code, started, c.want, c.started)
+			}
+		})
+	}
+}
+
+// What the pre-start phase leaves behind (a process in a session of its
+// own) is swept when the phase fails, is stopped, or is followed by a stop
+// while standby: pysup must not exit, as a subreaper, leaving it running.
+func TestPrestartLeftoversSwept(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		err  error
+		gate bool
+	}{{"failed", codeErr(3), false}, {"standby exit", nil, true}} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			r := subreaper(t, ctx)
+			sigs := make(chan os.Signal, 4)
+			opts := Options{
+				Signals:     sigs,
+				Argv:        []string{"/bin/true"},
+				StopTimeout: 5 * time.Second,
+				Prestart: func(context.Context) error {
+					_, done, err := r.Start("/bin/sh", []string{"sh", "-c", "setsid sleep 61 &"},
+						&syscall.ProcAttr{Env: []string{"PATH=/usr/bin:/bin"}, Files: []uintptr{0, 1, 2}})
+					if err != nil {
+						return err
+					}
+					<-done
+					return c.err
+				},
+			}
+			if c.gate {
+				opts.Gate = make(chanGate)
+			}
+			s := New(opts, r)
+			done := make(chan int, 1)
+			go func() { code, _ := s.Run(ctx); done <- code }()
+			if c.gate {
+				time.Sleep(300 * time.Millisecond)
+				sigs <- syscall.SIGTERM
+			}
+			select {
+			case <-done:
+			case <-time.After(15 * time.Second):
+				t.Fatal("Run did not return")
+			}
+			if d := descendants(os.Getpid()); len(d) != 0 {
+				t.Errorf("left running: %v", d)
+				for _, p := range d {
+					_ = syscall.Kill(p.pid, syscall.SIGKILL)
+				}
 			}
 		})
 	}

@@ -58,12 +58,26 @@ func (s *Supervisor) supervise(ctx context.Context, sigs <-chan os.Signal, c *ch
 			}
 		case <-revoked:
 			revoked = nil
-			if stop == nil {
+			switch {
+			case stop == nil:
 				// No drain: every moment the old leader's child runs
 				// another may already run the new one.
 				s.log.Warn("child gate closed: stopping the child at once")
 				stop = &stopState{asked: time.Now(), sig: s.stopSignal(signals.Signal(unix.SIGTERM)), revoked: true}
 				killC = s.sendStopWithin(c.pid, stop, s.revokeTimeout())
+			case stop.sent.IsZero():
+				// Draining for a stop request: the drain ends now.
+				s.log.Warn("child gate closed while draining: stopping the child at once")
+				drainT.Stop()
+				drainC = nil
+				killC = s.sendStopWithin(c.pid, stop, s.revokeTimeout())
+			default:
+				// Stopping already: the deadline may only come closer.
+				if d := s.revokeTimeout(); time.Until(stop.deadline) > d {
+					s.log.Warn("child gate closed while stopping: shorter stop deadline", "stop_timeout", d.String())
+					stop.deadline = time.Now().Add(d)
+					killC = time.After(d)
+				}
 			}
 		case <-drainC:
 			drainC = nil
@@ -80,9 +94,12 @@ func (s *Supervisor) supervise(ctx context.Context, sigs <-chan os.Signal, c *ch
 			case stop == nil:
 				begin(sig)
 			case stop.revoked:
-				// Stopping for the gate already: now pysup stops too.
+				// Stopping for the gate already: now pysup stops too, once
+				// the child is gone. The child has its stop signal: a
+				// second (INT under the python preset) would interrupt
+				// its cleanup.
+				s.log.Info("stop requested while the child stops for the gate", "signal", sig.String())
 				stop.revoked = false
-				s.forward(c.pid, sig)
 			case stop.sent.IsZero():
 				s.log.Info("second stop request: skipping the rest of the drain", "signal", sig.String())
 				drainT.Stop()
@@ -126,7 +143,21 @@ func (s *Supervisor) sendStopWithin(pid int, stop *stopState, timeout time.Durat
 // leftovers first and SIGKILL to all from the deadline on. pysup must not
 // exit while a worker is still finishing its request within the deadline.
 // It reports whether a stop (TERM, INT, ctx) was asked for meanwhile.
-func (s *Supervisor) sweep(ctx context.Context, sigs <-chan os.Signal, pid int, sig signals.Signal, deadline time.Time) (stopAsked bool) {
+//
+// revoked, when it closes (or is closed already), brings the deadline to
+// the revocation's at the latest: a successor may start soon.
+func (s *Supervisor) sweep(ctx context.Context, sigs <-chan os.Signal, revoked <-chan struct{}, pid int, sig signals.Signal, deadline time.Time) (stopAsked bool) {
+	shorten := func() {
+		if d := time.Now().Add(s.revokeTimeout()); d.Before(deadline) {
+			deadline = d
+		}
+	}
+	select {
+	case <-revoked:
+		revoked = nil
+		shorten()
+	default:
+	}
 	left := descendants(s.self)
 	if len(left) == 0 {
 		return false
@@ -157,6 +188,9 @@ func (s *Supervisor) sweep(ctx context.Context, sigs <-chan os.Signal, pid int, 
 		}
 		select {
 		case <-tick.C:
+		case <-revoked:
+			revoked = nil
+			shorten()
 		case <-ctx.Done():
 			stopAsked = true
 			deadline = time.Now()
@@ -172,6 +206,17 @@ func (s *Supervisor) sweep(ctx context.Context, sigs <-chan os.Signal, pid int, 
 	}
 }
 
+// sweepOrphans stops what is left below pysup when no child runs (after
+// the pre-start phase, or while standby): the stop signal, SIGKILL after
+// the stop timeout.
+func (s *Supervisor) sweepOrphans(ctx context.Context, sigs <-chan os.Signal) {
+	sig := s.opts.StopSignal
+	if sig == 0 {
+		sig = signals.Signal(unix.SIGTERM)
+	}
+	s.sweep(ctx, sigs, nil, 0, sig, time.Now().Add(s.opts.StopTimeout))
+}
+
 // unkillableWait bounds the wait for processes after SIGKILL: one stuck in
 // uninterruptible sleep (D state) must not hang pysup forever.
 const unkillableWait = 5 * time.Second
@@ -183,8 +228,13 @@ func (s *Supervisor) killAll(pid int) {
 
 // signalEach signals the child's group and each process listed (which may
 // have left the group with setsid or setpgid).
+//
+// pid 0 (no child) signals only those listed: kill(0) would be our own
+// group.
 func (s *Supervisor) signalEach(pid int, procs []proc, sig unix.Signal) {
-	_ = unix.Kill(-pid, sig)
+	if pid > 0 {
+		_ = unix.Kill(-pid, sig)
+	}
 	for _, p := range procs {
 		if p.pgid != pid {
 			_ = unix.Kill(p.pid, sig)

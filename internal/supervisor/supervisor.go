@@ -174,6 +174,7 @@ func (s *Supervisor) Run(ctx context.Context) (int, error) {
 	if s.opts.Prestart != nil {
 		s.phase(PhaseStarting)
 		if code, ok := s.prestart(ctx, sigs); !ok {
+			s.sweepOrphans(ctx, sigs)
 			s.phase(PhaseExited)
 			return code, nil
 		}
@@ -185,6 +186,7 @@ func (s *Supervisor) Run(ctx context.Context) (int, error) {
 		if s.opts.Gate != nil {
 			var ok bool
 			if revoked, ok = s.awaitGate(ctx, sigs); !ok {
+				s.sweepOrphans(ctx, sigs)
 				s.phase(PhaseExited)
 				return 0, nil
 			}
@@ -221,7 +223,7 @@ func (s *Supervisor) Run(ctx context.Context) (int, error) {
 			// Leadership lost: clear what the child left, then wait to
 			// lead again. A stop request meanwhile ends pysup, with 0: the
 			// child stopped because it was told to, not of its own.
-			if s.sweep(ctx, sigs, c.pid, 0, stop.deadline) {
+			if s.sweep(ctx, sigs, revoked, c.pid, 0, stop.deadline) {
 				s.phase(PhaseExited)
 				return 0, nil
 			}
@@ -229,7 +231,7 @@ func (s *Supervisor) Run(ctx context.Context) (int, error) {
 		}
 
 		if stop == nil && s.shouldRestart(st, restarts) {
-			if s.sweep(ctx, sigs, c.pid, s.stopSignal(signals.Signal(unix.SIGTERM)), time.Now().Add(s.opts.StopTimeout)) {
+			if s.sweep(ctx, sigs, revoked, c.pid, s.stopSignal(signals.Signal(unix.SIGTERM)), time.Now().Add(s.opts.StopTimeout)) {
 				// Asked to stop while the leftovers were stopping.
 				s.phase(PhaseExited)
 				return st.ExitCode(), nil
@@ -264,7 +266,7 @@ func (s *Supervisor) Run(ctx context.Context) (int, error) {
 			// The child exited on its own: stop what it left the same way.
 			deadline, sig = time.Now().Add(s.opts.StopTimeout), s.stopSignal(signals.Signal(unix.SIGTERM))
 		}
-		s.sweep(ctx, sigs, c.pid, sig, deadline)
+		s.sweep(ctx, sigs, revoked, c.pid, sig, deadline)
 		if stop != nil && s.opts.Events.Stopped != nil && !stop.sent.IsZero() {
 			s.opts.Events.Stopped(time.Since(stop.sent))
 		}
