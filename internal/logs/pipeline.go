@@ -98,7 +98,6 @@ type Pipeline struct {
 	bytesIn, recordsIn, recordsOut, partial atomic.Uint64
 	outErrors                               atomic.Uint64
 	runOnce, closeOnce                      sync.Once
-	running                                 atomic.Bool
 	readersDone, shipDone                   chan struct{}
 	shipCancel                              context.CancelFunc
 }
@@ -173,9 +172,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	started := false
 	p.runOnce.Do(func() { started = true })
 	if !started {
-		return errors.New("logs: Run called twice")
+		return errors.New("logs: Run called twice, or after Shutdown")
 	}
-	p.running.Store(true)
 	if p.ship != nil {
 		sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		p.shipCancel = cancel
@@ -186,12 +184,18 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	} else {
 		close(p.shipDone)
 	}
+	p.read(ctx)
+	return ctx.Err()
+}
+
+// read reads the child's pipes until EOF, or until ctx ends or the
+// pipeline is aborted.
+func (p *Pipeline) read(ctx context.Context) {
 	stop := context.AfterFunc(ctx, p.abort)
 	p.readThread([]*streamReader{newStreamReader(p, Stdout, p.rOut), newStreamReader(p, Stderr, p.rErr)})
 	stop()
 	p.closeReadEnds()
 	close(p.readersDone)
-	return ctx.Err()
 }
 
 // abort makes the reader stop without waiting for EOF.
@@ -248,7 +252,18 @@ func (p *Pipeline) Shutdown(ctx context.Context) (Result, error) {
 		p.wOut.Close()
 		p.wErr.Close()
 	})
-	if p.running.Load() {
+	// Run is started on a goroutine of its own, which may not have run yet
+	// when a child that lived a moment is already gone: then Shutdown
+	// reads the pipes itself, so that not a line is lost, and a late Run
+	// returns at once.
+	claimed := false
+	p.runOnce.Do(func() {
+		claimed = true
+		close(p.shipDone)
+	})
+	if claimed {
+		p.read(ctx)
+	} else {
 		select {
 		case <-p.readersDone:
 		case <-ctx.Done():
@@ -256,8 +271,6 @@ func (p *Pipeline) Shutdown(ctx context.Context) (Result, error) {
 			p.abort()
 			<-p.readersDone
 		}
-	} else {
-		p.closeReadEnds()
 	}
 	extraDone := make(chan struct{})
 	go func() {

@@ -133,3 +133,39 @@ func TestTaggedStreamsConsole(t *testing.T) {
 		t.Errorf("console output %q", got)
 	}
 }
+
+// A child that lives a moment may be gone before the goroutine running
+// Run was scheduled at all: Shutdown then reads the pipes itself, loses
+// no line, and the late Run returns at once instead of polling closed
+// descriptors forever.
+func TestShutdownBeforeRun(t *testing.T) {
+	var out syncBuffer
+	p, err := New(Options{Output: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := exec.Command("/bin/sh", "-c", "echo first; echo second >&2")
+	child.Stdout, child.Stderr = p.Stdout(), p.Stderr()
+	if err := child.Run(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := p.Shutdown(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Records != 2 || find(decodeLines(t, out.Bytes()), "message", "second") == nil {
+		t.Errorf("records = %d, output %q: want both lines", res.Records, out.Bytes())
+	}
+	late := make(chan error, 1)
+	go func() { late <- p.Run(context.Background()) }()
+	select {
+	case err := <-late:
+		if err == nil {
+			t.Error("Run after Shutdown returned nil, want an error")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run after Shutdown did not return")
+	}
+}
