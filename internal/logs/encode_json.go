@@ -12,8 +12,9 @@ import "strconv"
 func appendJSON(dst []byte, r *Record, static []staticField, kube []byte) []byte {
 	dst = append(dst, '{')
 	first := true
-	member := func(k string) bool {
-		if r.hasAppField(k) {
+	app := r.appKeys()
+	member := func(k string, bit uint16) bool {
+		if app&bit != 0 {
 			return false
 		}
 		if !first {
@@ -25,42 +26,42 @@ func appendJSON(dst []byte, r *Record, static []staticField, kube []byte) []byte
 		dst = append(dst, '"', ':')
 		return true
 	}
-	if member("time") {
+	if member("time", appTime) {
 		dst = append(dst, '"')
 		dst = append(dst, r.timeText...)
 		dst = append(dst, '"')
 	}
-	if member("stream") {
+	if member("stream", appStream) {
 		dst = append(dst, '"')
 		dst = append(dst, r.Stream.String()...)
 		dst = append(dst, '"')
 	}
-	if member("level") {
+	if member("level", appLevel) {
 		dst = appendStringS(dst, r.Level)
 	}
-	if member("message") {
+	if member("message", appMessage) {
 		dst = appendString(dst, r.Message)
 	}
-	if r.Logger != nil && member("logger") {
+	if r.Logger != nil && member("logger", appLogger) {
 		dst = appendString(dst, r.Logger)
 	}
-	if r.ExcType != nil && member("exception_type") {
+	if r.ExcType != nil && member("exception_type", appExcType) {
 		dst = appendString(dst, r.ExcType)
 	}
-	if r.ExcMessage != nil && member("exception_message") {
+	if r.ExcMessage != nil && member("exception_message", appExcMessage) {
 		dst = appendString(dst, r.ExcMessage)
 	}
 	if r.Partial.ID != "" {
-		if member("partial_message") {
+		if member("partial_message", appPartialMessage) {
 			dst = append(dst, "true"...)
 		}
-		if member("partial_id") {
+		if member("partial_id", appPartialID) {
 			dst = appendStringS(dst, r.Partial.ID)
 		}
-		if member("partial_ordinal") {
+		if member("partial_ordinal", appPartialOrdinal) {
 			dst = strconv.AppendInt(dst, int64(r.Partial.Ordinal), 10)
 		}
-		if member("partial_last") {
+		if member("partial_last", appPartialLast) {
 			dst = strconv.AppendBool(dst, r.Partial.Last)
 		}
 	}
@@ -69,7 +70,13 @@ func appendJSON(dst []byte, r *Record, static []staticField, kube []byte) []byte
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = appendString(dst, r.key(f))
+		if f.plainKey {
+			dst = append(dst, '"')
+			dst = append(dst, r.key(f)...)
+			dst = append(dst, '"')
+		} else {
+			dst = appendString(dst, r.key(f))
+		}
 		dst = append(dst, ':')
 		dst = append(dst, r.value(f)...)
 	}
@@ -80,7 +87,7 @@ func appendJSON(dst []byte, r *Record, static []staticField, kube []byte) []byte
 		dst = append(dst, ',')
 		dst = append(dst, s.json...)
 	}
-	if kube != nil && !r.hasAppField("kubernetes") {
+	if kube != nil && app&appKubernetes == 0 {
 		dst = append(dst, ',')
 		dst = append(dst, kube...)
 	}

@@ -1,6 +1,7 @@
 package logs
 
 import (
+	"encoding/binary"
 	"errors"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -87,6 +88,39 @@ func decodeString(dst, s []byte) ([]byte, []byte, error) {
 	return dst, nil, errSyntax
 }
 
+// plainString returns the index of the closing quote of the JSON string at
+// the start of s (s[0] == '"') when its content needs neither unescaping
+// nor re-escaping: no backslash, control byte or DEL, and valid UTF-8, i.e.
+// exactly the bytes appendString writes unchanged. Otherwise it returns -1
+// and the caller decodes and re-encodes. Most of an app's strings are
+// plain, and copying them saves both passes.
+func plainString(s []byte) int {
+	i := 1
+	for {
+		for i+8 <= len(s) && safe8(binary.LittleEndian.Uint64(s[i:])) {
+			i += 8
+		}
+		if i >= len(s) {
+			return -1
+		}
+		switch b := s[i]; {
+		case b == '"':
+			return i
+		case b < utf8.RuneSelf:
+			if !safeASCII[b] {
+				return -1
+			}
+			i++
+		default:
+			r, size := utf8.DecodeRune(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				return -1
+			}
+			i += size
+		}
+	}
+}
+
 func hex4(s []byte) (rune, bool) {
 	if len(s) < 4 {
 		return 0, false
@@ -119,14 +153,8 @@ func appendValue(dst, s []byte, scratch *[]byte, depth int) ([]byte, []byte, err
 	switch c := s[0]; {
 	case c == '"':
 		// Fast path: no escapes and nothing to sanitize -> copy verbatim.
-		for i := 1; i < len(s); i++ {
-			b := s[i]
-			if b == '"' {
-				return append(dst, s[:i+1]...), s[i+1:], nil
-			}
-			if b == '\\' || b < 0x20 || b >= utf8.RuneSelf || b == 0x7f {
-				break
-			}
+		if i := plainString(s); i > 0 {
+			return append(dst, s[:i+1]...), s[i+1:], nil
 		}
 		var err error
 		*scratch, s, err = decodeString((*scratch)[:0], s)

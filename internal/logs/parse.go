@@ -31,7 +31,11 @@ func (r *Record) parseJSON(s []byte, scratch *[]byte) bool {
 			var f field
 			var err error
 			f.k0 = len(r.arena)
-			if r.arena, s, err = decodeString(r.arena, s); err != nil {
+			if i := plainString(s); i > 0 {
+				r.arena = append(r.arena, s[1:i]...)
+				s = s[i+1:]
+				f.plainKey = true
+			} else if r.arena, s, err = decodeString(r.arena, s); err != nil {
 				return false
 			}
 			f.k1 = len(r.arena)
@@ -84,6 +88,12 @@ func (r *Record) takeString(scratch *[]byte, keys ...string) ([]byte, bool) {
 			v := r.value(f)
 			if len(v) == 0 || v[0] != '"' {
 				break // a non-string level/message stays an ordinary field
+			}
+			if bytes.IndexByte(v, '\\') < 0 {
+				// Nothing escaped: the encoded value is the string quoted.
+				r.fields = append(r.fields[:i], r.fields[i+1:]...)
+				n := len(v) - 1
+				return v[1:n:n], true
 			}
 			start := len(r.arena)
 			var err error

@@ -63,6 +63,8 @@ type Record struct {
 // value's compact, valid JSON encoding, as offsets into Record.arena.
 type field struct {
 	k0, k1, v0, v1 int
+	// plainKey says the key's bytes go into a JSON string unescaped.
+	plainKey bool
 }
 
 func (r *Record) reset() {
@@ -81,6 +83,56 @@ func (r *Record) hasAppField(k string) bool {
 		}
 	}
 	return false
+}
+
+// The members pysup adds, as bits of appKeys.
+const (
+	appTime = 1 << iota
+	appStream
+	appLevel
+	appMessage
+	appLogger
+	appExcType
+	appExcMessage
+	appPartialMessage
+	appPartialID
+	appPartialOrdinal
+	appPartialLast
+	appKubernetes
+)
+
+// appKeys reports which of the members pysup adds the app set, in one pass
+// over its fields rather than one per member.
+func (r *Record) appKeys() (m uint16) {
+	for _, f := range r.fields {
+		switch string(r.arena[f.k0:f.k1]) {
+		case "time":
+			m |= appTime
+		case "stream":
+			m |= appStream
+		case "level":
+			m |= appLevel
+		case "message":
+			m |= appMessage
+		case "logger":
+			m |= appLogger
+		case "exception_type":
+			m |= appExcType
+		case "exception_message":
+			m |= appExcMessage
+		case "partial_message":
+			m |= appPartialMessage
+		case "partial_id":
+			m |= appPartialID
+		case "partial_ordinal":
+			m |= appPartialOrdinal
+		case "partial_last":
+			m |= appPartialLast
+		case "kubernetes":
+			m |= appKubernetes
+		}
+	}
+	return m
 }
 
 // NumAppFields is how many of the app's JSON members the record carries.
