@@ -13,7 +13,7 @@ func appendJSON(dst []byte, r *Record, static []staticField, kube []byte) []byte
 	dst = append(dst, '{')
 	first := true
 	app := r.appKeys()
-	member := func(k string, bit uint16) bool {
+	member := func(k string, bit uint32) bool {
 		if app&bit != 0 {
 			return false
 		}
@@ -65,20 +65,21 @@ func appendJSON(dst []byte, r *Record, static []staticField, kube []byte) []byte
 			dst = strconv.AppendBool(dst, r.Partial.Last)
 		}
 	}
-	for _, f := range r.fields {
+	for i := range r.fields {
+		f := &r.fields[i]
 		if !first {
 			dst = append(dst, ',')
 		}
 		first = false
 		if f.plainKey {
 			dst = append(dst, '"')
-			dst = append(dst, r.key(f)...)
+			dst = append(dst, r.arena[f.k0:f.k1]...)
 			dst = append(dst, '"')
 		} else {
-			dst = appendString(dst, r.key(f))
+			dst = appendString(dst, r.arena[f.k0:f.k1])
 		}
 		dst = append(dst, ':')
-		dst = append(dst, r.value(f)...)
+		dst = append(dst, r.arena[f.v0:f.v1]...)
 	}
 	for _, s := range static {
 		if r.hasAppField(s.key) {

@@ -95,30 +95,31 @@ func decodeString(dst, s []byte) ([]byte, []byte, error) {
 // and the caller decodes and re-encodes. Most of an app's strings are
 // plain, and copying them saves both passes.
 func plainString(s []byte) int {
+	// Keys and values are mostly short: a byte loop after the 8-byte
+	// steps beats a call to bytes.IndexByte.
 	i := 1
-	for {
-		for i+8 <= len(s) && safe8(binary.LittleEndian.Uint64(s[i:])) {
-			i += 8
-		}
-		if i >= len(s) {
-			return -1
-		}
-		switch b := s[i]; {
-		case b == '"':
-			return i
-		case b < utf8.RuneSelf:
+	for i+8 <= len(s) && safe8(binary.LittleEndian.Uint64(s[i:])) {
+		i += 8
+	}
+	for i < len(s) {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			if b == '"' {
+				return i
+			}
 			if !safeASCII[b] {
 				return -1
 			}
 			i++
-		default:
-			r, size := utf8.DecodeRune(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				return -1
-			}
-			i += size
+			continue
 		}
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			return -1
+		}
+		i += size
 	}
+	return -1
 }
 
 func hex4(s []byte) (rune, bool) {

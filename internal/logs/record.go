@@ -65,6 +65,8 @@ type field struct {
 	k0, k1, v0, v1 int
 	// plainKey says the key's bytes go into a JSON string unescaped.
 	plainKey bool
+	plainVal bool  // the value is a string copied as the app wrote it
+	class    uint8 // keyClass of the key
 }
 
 func (r *Record) reset() {
@@ -85,52 +87,88 @@ func (r *Record) hasAppField(k string) bool {
 	return false
 }
 
-// The members pysup adds, as bits of appKeys.
+// Key classes: the keys pysup maps or adds, found once per key while
+// parsing so that neither the mapping nor the encoders compare strings.
 const (
-	appTime = 1 << iota
-	appStream
-	appLevel
-	appMessage
-	appLogger
-	appExcType
-	appExcMessage
-	appPartialMessage
-	appPartialID
-	appPartialOrdinal
-	appPartialLast
-	appKubernetes
+	keyOther uint8 = iota
+	keyTime
+	keyStream
+	keyLevel
+	keyMessage
+	keyLogger
+	keyExcType
+	keyExcMessage
+	keyPartialMessage
+	keyPartialID
+	keyPartialOrdinal
+	keyPartialLast
+	keyKubernetes
+	keyLevelname
+	keySeverity
+	keyMsg
+	keyEvent
 )
 
-// appKeys reports which of the members pysup adds the app set, in one pass
-// over its fields rather than one per member.
-func (r *Record) appKeys() (m uint16) {
-	for _, f := range r.fields {
-		switch string(r.arena[f.k0:f.k1]) {
-		case "time":
-			m |= appTime
-		case "stream":
-			m |= appStream
-		case "level":
-			m |= appLevel
-		case "message":
-			m |= appMessage
-		case "logger":
-			m |= appLogger
-		case "exception_type":
-			m |= appExcType
-		case "exception_message":
-			m |= appExcMessage
-		case "partial_message":
-			m |= appPartialMessage
-		case "partial_id":
-			m |= appPartialID
-		case "partial_ordinal":
-			m |= appPartialOrdinal
-		case "partial_last":
-			m |= appPartialLast
-		case "kubernetes":
-			m |= appKubernetes
-		}
+func keyClass(k []byte) uint8 {
+	switch string(k) {
+	case "time":
+		return keyTime
+	case "stream":
+		return keyStream
+	case "level":
+		return keyLevel
+	case "message":
+		return keyMessage
+	case "logger":
+		return keyLogger
+	case "exception_type":
+		return keyExcType
+	case "exception_message":
+		return keyExcMessage
+	case "partial_message":
+		return keyPartialMessage
+	case "partial_id":
+		return keyPartialID
+	case "partial_ordinal":
+		return keyPartialOrdinal
+	case "partial_last":
+		return keyPartialLast
+	case "kubernetes":
+		return keyKubernetes
+	case "levelname":
+		return keyLevelname
+	case "severity":
+		return keySeverity
+	case "msg":
+		return keyMsg
+	case "event":
+		return keyEvent
+	}
+	return keyOther
+}
+
+// The members pysup adds, as bits of appKeys.
+const (
+	appTime           = 1 << keyTime
+	appStream         = 1 << keyStream
+	appLevel          = 1 << keyLevel
+	appMessage        = 1 << keyMessage
+	appLogger         = 1 << keyLogger
+	appExcType        = 1 << keyExcType
+	appExcMessage     = 1 << keyExcMessage
+	appPartialMessage = 1 << keyPartialMessage
+	appPartialID      = 1 << keyPartialID
+	appPartialOrdinal = 1 << keyPartialOrdinal
+	appPartialLast    = 1 << keyPartialLast
+	appKubernetes     = 1 << keyKubernetes
+)
+
+// appKeys reports which of the members pysup adds the app set (bit
+// 1<<class for each of its fields' key classes), in one pass over its
+// fields rather than a string comparison per member and field.
+func (r *Record) appKeys() (m uint32) {
+	for i := range r.fields {
+		m |= 1 << r.fields[i].class
 	}
 	return m
 }
