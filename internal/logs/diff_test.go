@@ -3,6 +3,7 @@ package logs
 import (
 	"bytes"
 	"testing"
+	"unicode/utf8"
 )
 
 // diffSeeds are JSON lines that reach each fast path and each way out of
@@ -101,4 +102,38 @@ func TestEncodeJSONFastPathsTaken(t *testing.T) {
 	if plainString([]byte("\"\xe2\x80\xa8<>&é\"")) != 9 || plainString([]byte("\"a\x7f\"")) != -1 || plainString([]byte("\"\xff\"")) != -1 || plainString([]byte(`"a\"`)) != -1 || plainString([]byte(`"abc`)) != -1 {
 		t.Fatal("plainString misjudges")
 	}
+}
+
+// FuzzPlainString checks the word-at-a-time plainString against the byte
+// loop it replaces.
+func FuzzPlainString(f *testing.F) {
+	for _, s := range []string{`"abc"`, "\"0123456789\xe2\x80\xa8x\"", "\"0123456\x7f\"", "\"01234567\xff\"", `"01234567\"x"`, `"0123`, "\"\xed\xa0\x80\"", "\"é0123456789\x1f\""} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, s []byte) {
+		s = append([]byte{'"'}, s...)
+		want := -1
+		for i := 1; i < len(s); {
+			b := s[i]
+			if b == '"' {
+				want = i
+				break
+			}
+			if b == '\\' || b < 0x20 || b == 0x7f {
+				break
+			}
+			if b < utf8.RuneSelf {
+				i++
+				continue
+			}
+			r, size := utf8.DecodeRune(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				break
+			}
+			i += size
+		}
+		if got := plainString(s); got != want {
+			t.Fatalf("plainString(%q) = %d, want %d", s, got, want)
+		}
+	})
 }

@@ -3,6 +3,7 @@ package logs
 import (
 	"encoding/binary"
 	"errors"
+	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -95,11 +96,31 @@ func decodeString(dst, s []byte) ([]byte, []byte, error) {
 // and the caller decodes and re-encodes. Most of an app's strings are
 // plain, and copying them saves both passes.
 func plainString(s []byte) int {
-	// Keys and values are mostly short: a byte loop after the 8-byte
-	// steps beats a call to bytes.IndexByte.
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	i := 1
-	for i+8 <= len(s) && safe8(binary.LittleEndian.Uint64(s[i:])) {
-		i += 8
+	// 8 bytes at a time while the buffer allows (a key or value is mostly
+	// followed by more of the line): the lowest high bit of m is the first
+	// byte that is not plain ASCII (as in safe8; a byte >= 0x80 borrows
+	// from nothing), so the closing quote is found without a byte loop.
+	for i+8 <= len(s) {
+		x := binary.LittleEndian.Uint64(s[i:])
+		m := (x | (x - ones*0x20) | ((x ^ ones*'"') - ones) | ((x ^ ones*'\\') - ones) | ((x ^ ones*0x7f) - ones)) & highs
+		if m == 0 {
+			i += 8
+			continue
+		}
+		i += bits.TrailingZeros64(m) >> 3
+		if b := s[i]; b < utf8.RuneSelf {
+			if b == '"' {
+				return i
+			}
+			return -1
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			return -1
+		}
+		i += size
 	}
 	for i < len(s) {
 		b := s[i]
