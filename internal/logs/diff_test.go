@@ -137,3 +137,16 @@ func FuzzPlainString(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAppendStringRef checks the word-at-a-time appendString against the
+// reference's.
+func FuzzAppendStringRef(f *testing.F) {
+	for _, s := range []string{"", "abc", "0123456789abcdef", "request 0000001", "a\nb\x7fc\"d\\e\tf\x01g", "0123456\n89", "\xff\xfe0123456789é€😀\xed\xa0\x80", "é\u2028<>&0123456789\x1f"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, s []byte) {
+		if g, w := appendString([]byte("x"), s), refAppendString([]byte("x"), s); !bytes.Equal(g, w) {
+			t.Fatalf("appendString(%q) = %q, want %q", s, g, w)
+		}
+	})
+}

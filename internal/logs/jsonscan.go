@@ -96,15 +96,14 @@ func decodeString(dst, s []byte) ([]byte, []byte, error) {
 // and the caller decodes and re-encodes. Most of an app's strings are
 // plain, and copying them saves both passes.
 func plainString(s []byte) int {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	i := 1
 	// 8 bytes at a time while the buffer allows (a key or value is mostly
-	// followed by more of the line): the lowest high bit of m is the first
-	// byte that is not plain ASCII (as in safe8; a byte >= 0x80 borrows
-	// from nothing), so the closing quote is found without a byte loop.
+	// followed by more of the line): all bytes before i are plain, so the
+	// lowest bit unsafe8 sets is the first byte that is not, and the
+	// closing quote is found without a byte loop.
 	for i+8 <= len(s) {
 		x := binary.LittleEndian.Uint64(s[i:])
-		m := (x | (x - ones*0x20) | ((x ^ ones*'"') - ones) | ((x ^ ones*'\\') - ones) | ((x ^ ones*0x7f) - ones)) & highs
+		m := unsafe8(x)
 		if m == 0 {
 			i += 8
 			continue

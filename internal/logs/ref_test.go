@@ -7,10 +7,74 @@ package logs
 
 import (
 	"bytes"
+	"encoding/binary"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
 )
+
+// refAppendString appends s as a quoted JSON string. Whatever s holds (invalid
+// UTF-8, NUL, control characters) the result is valid JSON: control bytes are
+// escaped and each invalid UTF-8 byte becomes U+FFFD.
+func refAppendString(dst []byte, s []byte) []byte {
+	dst = append(dst, '"')
+	i, start := 0, 0
+scan:
+	// Most log text is plain ASCII: skip it 8 bytes at a time, at the start
+	// and after each escape, then go byte by byte.
+	for i+8 <= len(s) && safe8(binary.LittleEndian.Uint64(s[i:])) {
+		i += 8
+	}
+	for i < len(s) {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			if safeASCII[b] {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '"', '\\':
+				dst = append(dst, '\\', b)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
+			}
+			i++
+			start = i
+			goto scan
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// safe8 (the reference's) reports whether all 8 bytes of x go into a JSON string as is (as
+// safeASCII says). With no byte's high bit set, subtracting 0x01 (or 0x20)
+// from every byte sets a high bit exactly when some byte is 0x00 (or below
+// 0x20); a borrow only runs on from a byte that was already caught.
+func safe8(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	if x&highs != 0 {
+		return false
+	}
+	t := (x - ones*0x20) | ((x ^ ones*'"') - ones) | ((x ^ ones*'\\') - ones) | ((x ^ ones*0x7f) - ones)
+	return t&highs == 0
+}
 
 func refHasAppField(r *Record, k string) bool {
 	for _, f := range r.fields {
@@ -103,7 +167,7 @@ func refAppendValue(dst, s []byte, scratch *[]byte, depth int) ([]byte, []byte, 
 		if err != nil {
 			return dst, nil, err
 		}
-		return appendString(dst, *scratch), s, nil
+		return refAppendString(dst, *scratch), s, nil
 	case c == '{' || c == '[':
 		if depth >= maxDepth {
 			return dst, nil, errSyntax
@@ -283,16 +347,16 @@ func refAppendJSON(dst []byte, r *Record, static []staticField, kube []byte) []b
 		dst = appendStringS(dst, r.Level)
 	}
 	if member("message") {
-		dst = appendString(dst, r.Message)
+		dst = refAppendString(dst, r.Message)
 	}
 	if r.Logger != nil && member("logger") {
-		dst = appendString(dst, r.Logger)
+		dst = refAppendString(dst, r.Logger)
 	}
 	if r.ExcType != nil && member("exception_type") {
-		dst = appendString(dst, r.ExcType)
+		dst = refAppendString(dst, r.ExcType)
 	}
 	if r.ExcMessage != nil && member("exception_message") {
-		dst = appendString(dst, r.ExcMessage)
+		dst = refAppendString(dst, r.ExcMessage)
 	}
 	if r.Partial.ID != "" {
 		if member("partial_message") {
@@ -313,7 +377,7 @@ func refAppendJSON(dst []byte, r *Record, static []staticField, kube []byte) []b
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = appendString(dst, r.arena[f.k0:f.k1])
+		dst = refAppendString(dst, r.arena[f.k0:f.k1])
 		dst = append(dst, ':')
 		dst = append(dst, r.arena[f.v0:f.v1]...)
 	}
