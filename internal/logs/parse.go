@@ -19,7 +19,15 @@ func (r *Record) parseLine(line []byte, scratch *[]byte) {
 // parseJSON merges the members of a JSON-object line; it reports false
 // (leaving r to be reset) when the line is not exactly one valid object.
 func (r *Record) parseJSON(s []byte, scratch *[]byte) bool {
-	s = skipWS(s[1:])
+	// The line goes into the arena in one copy, so that plain keys and
+	// values (most of them) are referenced where they are instead of
+	// being copied one by one; what must be decoded or re-encoded is
+	// appended after it. s stays a suffix of the copy: its offset in the
+	// arena is end-len(s).
+	base := len(r.arena)
+	r.arena = append(r.arena, s...)
+	end := len(r.arena)
+	s = skipWS(r.arena[base+1 : end : end])
 	if len(s) > 0 && s[0] == '}' {
 		s = s[1:]
 	} else {
@@ -32,32 +40,41 @@ func (r *Record) parseJSON(s []byte, scratch *[]byte) bool {
 			// field in memory and copying it with wider loads than the
 			// stores stalls store forwarding, measurably on this path.
 			var err error
-			k0, plain := len(r.arena), false
+			var k0, k1 int
+			plain := false
 			if i := plainString(s); i > 0 {
-				r.arena = append(r.arena, s[1:i]...)
+				at := end - len(s)
+				k0, k1 = at+1, at+i
 				s = s[i+1:]
 				plain = true
-			} else if r.arena, s, err = decodeString(r.arena, s); err != nil {
-				return false
+			} else {
+				k0 = len(r.arena)
+				if r.arena, s, err = decodeString(r.arena, s); err != nil {
+					return false
+				}
+				k1 = len(r.arena)
 			}
-			k1 := len(r.arena)
 			class := keyClass(r.arena[k0:k1])
 			s = skipWS(s)
 			if len(s) == 0 || s[0] != ':' {
 				return false
 			}
-			v0, plainVal := len(r.arena), false
+			var v0, v1 int
+			plainVal := false
 			if s = skipWS(s[1:]); len(s) > 0 && s[0] == '"' {
 				if i := plainString(s); i > 0 {
-					r.arena = append(r.arena, s[:i+1]...)
+					at := end - len(s)
+					v0, v1 = at, at+i+1
 					s = s[i+1:]
 					plainVal = true
 				}
 			}
 			if !plainVal {
+				v0 = len(r.arena)
 				if r.arena, s, err = appendValue(r.arena, s, scratch, 1); err != nil {
 					return false
 				}
+				v1 = len(r.arena)
 			}
 			if n := len(r.fields); n < cap(r.fields) {
 				r.fields = r.fields[:n+1]
@@ -65,7 +82,7 @@ func (r *Record) parseJSON(s []byte, scratch *[]byte) bool {
 				r.fields = append(r.fields, field{})
 			}
 			f := &r.fields[len(r.fields)-1]
-			f.k0, f.k1, f.v0, f.v1 = k0, k1, v0, len(r.arena)
+			f.k0, f.k1, f.v0, f.v1 = k0, k1, v0, v1
 			f.plainKey, f.plainVal, f.class = plain, plainVal, class
 			s = skipWS(s)
 			if len(s) == 0 {
