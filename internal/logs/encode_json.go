@@ -11,70 +11,71 @@ import "strconv"
 // A member pysup adds is left out when the app has one of that name.
 func appendJSON(dst []byte, r *Record, static []staticField, kube []byte) []byte {
 	dst = append(dst, '{')
-	first := true
+	// Each member starts with its separator and quoted key in one string,
+	// the comma skipped for the first (skip is 1 until a member is out).
+	skip := 1
 	app := r.appKeys()
 	member := func(k string, bit uint32) bool {
 		if app&bit != 0 {
 			return false
 		}
-		if !first {
-			dst = append(dst, ',')
-		}
-		first = false
-		dst = append(dst, '"')
-		dst = append(dst, k...)
-		dst = append(dst, '"', ':')
+		dst = append(dst, k[skip:]...)
+		skip = 0
 		return true
 	}
-	if member("time", appTime) {
-		dst = append(dst, '"')
+	if member(`,"time":"`, appTime) {
 		dst = append(dst, r.timeText...)
 		dst = append(dst, '"')
 	}
-	if member("stream", appStream) {
-		dst = append(dst, '"')
-		dst = append(dst, r.Stream.String()...)
-		dst = append(dst, '"')
+	if member(`,"stream":`, appStream) {
+		switch r.Stream {
+		case Stdout:
+			dst = append(dst, `"stdout"`...)
+		case Stderr:
+			dst = append(dst, `"stderr"`...)
+		default:
+			dst = appendStringS(dst, r.Stream.String())
+		}
 	}
-	if member("level", appLevel) {
+	if member(`,"level":`, appLevel) {
 		dst = appendStringS(dst, r.Level)
 	}
-	if member("message", appMessage) {
+	if member(`,"message":`, appMessage) {
 		dst = appendString(dst, r.Message)
 	}
-	if r.Logger != nil && member("logger", appLogger) {
+	if r.Logger != nil && member(`,"logger":`, appLogger) {
 		dst = appendString(dst, r.Logger)
 	}
-	if r.ExcType != nil && member("exception_type", appExcType) {
+	if r.ExcType != nil && member(`,"exception_type":`, appExcType) {
 		dst = appendString(dst, r.ExcType)
 	}
-	if r.ExcMessage != nil && member("exception_message", appExcMessage) {
+	if r.ExcMessage != nil && member(`,"exception_message":`, appExcMessage) {
 		dst = appendString(dst, r.ExcMessage)
 	}
 	if r.Partial.ID != "" {
-		if member("partial_message", appPartialMessage) {
+		if member(`,"partial_message":`, appPartialMessage) {
 			dst = append(dst, "true"...)
 		}
-		if member("partial_id", appPartialID) {
+		if member(`,"partial_id":`, appPartialID) {
 			dst = appendStringS(dst, r.Partial.ID)
 		}
-		if member("partial_ordinal", appPartialOrdinal) {
+		if member(`,"partial_ordinal":`, appPartialOrdinal) {
 			dst = strconv.AppendInt(dst, int64(r.Partial.Ordinal), 10)
 		}
-		if member("partial_last", appPartialLast) {
+		if member(`,"partial_last":`, appPartialLast) {
 			dst = strconv.AppendBool(dst, r.Partial.Last)
 		}
 	}
 	for i := range r.fields {
 		f := &r.fields[i]
-		if !first {
+		if skip == 0 {
 			dst = append(dst, ',')
 		}
-		first = false
+		skip = 0
 		if f.plainKey {
-			dst = append(dst, '"')
-			dst = append(dst, r.arena[f.k0:f.k1]...)
-			dst = append(dst, '"')
+			// A plain key is referenced in the line's copy, between
+			// its quotes.
+			dst = append(dst, r.arena[f.k0-1:f.k1+1]...)
 		} else {
 			dst = appendString(dst, r.arena[f.k0:f.k1])
 		}
