@@ -38,7 +38,7 @@ func appendJSON(dst []byte, r *Record, static []staticField, kube []byte) []byte
 		}
 	}
 	if member(`,"level":`, appLevel) {
-		dst = appendStringS(dst, r.Level)
+		dst = appendLevel(dst, r.Level)
 	}
 	if member(`,"message":`, appMessage) {
 		dst = appendString(dst, r.Message)
@@ -94,4 +94,22 @@ func appendJSON(dst []byte, r *Record, static []staticField, kube []byte) []byte
 		dst = append(dst, kube...)
 	}
 	return append(dst, '}', '\n')
+}
+
+// appendLevel appends a level as a JSON string, the canonical ones without
+// scanning them.
+func appendLevel(dst []byte, lv string) []byte {
+	switch lv {
+	case LevelDebug:
+		return append(dst, `"debug"`...)
+	case LevelInfo:
+		return append(dst, `"info"`...)
+	case LevelWarning:
+		return append(dst, `"warning"`...)
+	case LevelError:
+		return append(dst, `"error"`...)
+	case LevelCritical:
+		return append(dst, `"critical"`...)
+	}
+	return appendStringS(dst, lv)
 }
