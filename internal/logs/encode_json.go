@@ -11,67 +11,76 @@ import "strconv"
 // A member pysup adds is left out when the app has one of that name.
 func appendJSON(dst []byte, r *Record, static []staticField, kube []byte) []byte {
 	dst = append(dst, '{')
-	first := true
-	member := func(k string) bool {
-		if r.hasAppField(k) {
+	// Each member starts with its separator and quoted key in one string,
+	// the comma skipped for the first (skip is 1 until a member is out).
+	skip := 1
+	app := r.appKeys()
+	member := func(k string, bit uint32) bool {
+		if app&bit != 0 {
 			return false
 		}
-		if !first {
-			dst = append(dst, ',')
-		}
-		first = false
-		dst = append(dst, '"')
-		dst = append(dst, k...)
-		dst = append(dst, '"', ':')
+		dst = append(dst, k[skip:]...)
+		skip = 0
 		return true
 	}
-	if member("time") {
-		dst = append(dst, '"')
+	if member(`,"time":"`, appTime) {
 		dst = append(dst, r.timeText...)
 		dst = append(dst, '"')
 	}
-	if member("stream") {
-		dst = append(dst, '"')
-		dst = append(dst, r.Stream.String()...)
-		dst = append(dst, '"')
+	if member(`,"stream":`, appStream) {
+		switch r.Stream {
+		case Stdout:
+			dst = append(dst, `"stdout"`...)
+		case Stderr:
+			dst = append(dst, `"stderr"`...)
+		default:
+			dst = appendStringS(dst, r.Stream.String())
+		}
 	}
-	if member("level") {
-		dst = appendStringS(dst, r.Level)
+	if member(`,"level":`, appLevel) {
+		dst = appendLevel(dst, r.Level)
 	}
-	if member("message") {
+	if member(`,"message":`, appMessage) {
 		dst = appendString(dst, r.Message)
 	}
-	if r.Logger != nil && member("logger") {
+	if r.Logger != nil && member(`,"logger":`, appLogger) {
 		dst = appendString(dst, r.Logger)
 	}
-	if r.ExcType != nil && member("exception_type") {
+	if r.ExcType != nil && member(`,"exception_type":`, appExcType) {
 		dst = appendString(dst, r.ExcType)
 	}
-	if r.ExcMessage != nil && member("exception_message") {
+	if r.ExcMessage != nil && member(`,"exception_message":`, appExcMessage) {
 		dst = appendString(dst, r.ExcMessage)
 	}
 	if r.Partial.ID != "" {
-		if member("partial_message") {
+		if member(`,"partial_message":`, appPartialMessage) {
 			dst = append(dst, "true"...)
 		}
-		if member("partial_id") {
+		if member(`,"partial_id":`, appPartialID) {
 			dst = appendStringS(dst, r.Partial.ID)
 		}
-		if member("partial_ordinal") {
+		if member(`,"partial_ordinal":`, appPartialOrdinal) {
 			dst = strconv.AppendInt(dst, int64(r.Partial.Ordinal), 10)
 		}
-		if member("partial_last") {
+		if member(`,"partial_last":`, appPartialLast) {
 			dst = strconv.AppendBool(dst, r.Partial.Last)
 		}
 	}
-	for _, f := range r.fields {
-		if !first {
+	for i := range r.fields {
+		f := &r.fields[i]
+		if skip == 0 {
 			dst = append(dst, ',')
 		}
-		first = false
-		dst = appendString(dst, r.key(f))
+		skip = 0
+		if f.plainKey {
+			// A plain key is referenced in the line's copy, between
+			// its quotes.
+			dst = append(dst, r.arena[f.k0-1:f.k1+1]...)
+		} else {
+			dst = appendString(dst, r.arena[f.k0:f.k1])
+		}
 		dst = append(dst, ':')
-		dst = append(dst, r.value(f)...)
+		dst = append(dst, r.arena[f.v0:f.v1]...)
 	}
 	for _, s := range static {
 		if r.hasAppField(s.key) {
@@ -80,9 +89,27 @@ func appendJSON(dst []byte, r *Record, static []staticField, kube []byte) []byte
 		dst = append(dst, ',')
 		dst = append(dst, s.json...)
 	}
-	if kube != nil && !r.hasAppField("kubernetes") {
+	if kube != nil && app&appKubernetes == 0 {
 		dst = append(dst, ',')
 		dst = append(dst, kube...)
 	}
 	return append(dst, '}', '\n')
+}
+
+// appendLevel appends a level as a JSON string, the canonical ones without
+// scanning them.
+func appendLevel(dst []byte, lv string) []byte {
+	switch lv {
+	case LevelDebug:
+		return append(dst, `"debug"`...)
+	case LevelInfo:
+		return append(dst, `"info"`...)
+	case LevelWarning:
+		return append(dst, `"warning"`...)
+	case LevelError:
+		return append(dst, `"error"`...)
+	case LevelCritical:
+		return append(dst, `"critical"`...)
+	}
+	return appendStringS(dst, lv)
 }

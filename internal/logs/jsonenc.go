@@ -2,6 +2,7 @@ package logs
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"unicode/utf8"
 )
 
@@ -21,13 +22,20 @@ var safeASCII = func() (t [utf8.RuneSelf]bool) {
 func appendString(dst []byte, s []byte) []byte {
 	dst = append(dst, '"')
 	i, start := 0, 0
-scan:
-	// Most log text is plain ASCII: skip it 8 bytes at a time, at the start
-	// and after each escape, then go byte by byte.
-	for i+8 <= len(s) && safe8(binary.LittleEndian.Uint64(s[i:])) {
-		i += 8
-	}
 	for i < len(s) {
+		// Most log text is plain ASCII: look at 8 bytes at a time and go
+		// straight to the first byte that is not (the last 8 bytes of s
+		// overlap what was seen; a byte seen already may then flag its
+		// successor falsely, which the byte step below passes over).
+		if len(s) >= 8 {
+			j := min(i, len(s)-8)
+			m := unsafe8(binary.LittleEndian.Uint64(s[j:])) >> (8 * (i - j))
+			if m == 0 {
+				i = j + 8
+				continue
+			}
+			i += bits.TrailingZeros64(m) >> 3
+		}
 		b := s[i]
 		if b < utf8.RuneSelf {
 			if safeASCII[b] {
@@ -49,7 +57,7 @@ scan:
 			}
 			i++
 			start = i
-			goto scan
+			continue
 		}
 		r, size := utf8.DecodeRune(s[i:])
 		if r == utf8.RuneError && size == 1 {
@@ -65,17 +73,15 @@ scan:
 	return append(dst, '"')
 }
 
-// safe8 reports whether all 8 bytes of x go into a JSON string as is (as
-// safeASCII says). With no byte's high bit set, subtracting 0x01 (or 0x20)
-// from every byte sets a high bit exactly when some byte is 0x00 (or below
-// 0x20); a borrow only runs on from a byte that was already caught.
-func safe8(x uint64) bool {
+// unsafe8 has the high bit set of each byte of x that does not go into a
+// JSON string as is (non-ASCII included), and maybe of bytes after such a
+// byte; the lowest set bit is exactly the first such byte. Subtracting 0x01
+// (or 0x20) from every byte sets a high bit where a byte is 0x00 (or below
+// 0x20); a byte >= 0x80 never borrows, and a borrow only runs on from a
+// byte that was already caught.
+func unsafe8(x uint64) uint64 {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	if x&highs != 0 {
-		return false
-	}
-	t := (x - ones*0x20) | ((x ^ ones*'"') - ones) | ((x ^ ones*'\\') - ones) | ((x ^ ones*0x7f) - ones)
-	return t&highs == 0
+	return (x | (x - ones*0x20) | ((x ^ ones*'"') - ones) | ((x ^ ones*'\\') - ones) | ((x ^ ones*0x7f) - ones)) & highs
 }
 
 // appendStringS is appendString for a Go string without converting it.

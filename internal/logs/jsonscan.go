@@ -1,7 +1,9 @@
 package logs
 
 import (
+	"encoding/binary"
 	"errors"
+	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -87,6 +89,59 @@ func decodeString(dst, s []byte) ([]byte, []byte, error) {
 	return dst, nil, errSyntax
 }
 
+// plainString returns the index of the closing quote of the JSON string at
+// the start of s (s[0] == '"') when its content needs neither unescaping
+// nor re-escaping: no backslash, control byte or DEL, and valid UTF-8, i.e.
+// exactly the bytes appendString writes unchanged. Otherwise it returns -1
+// and the caller decodes and re-encodes. Most of an app's strings are
+// plain, and copying them saves both passes.
+func plainString(s []byte) int {
+	i := 1
+	// 8 bytes at a time while the buffer allows (a key or value is mostly
+	// followed by more of the line): all bytes before i are plain, so the
+	// lowest bit unsafe8 sets is the first byte that is not, and the
+	// closing quote is found without a byte loop.
+	for i+8 <= len(s) {
+		x := binary.LittleEndian.Uint64(s[i:])
+		m := unsafe8(x)
+		if m == 0 {
+			i += 8
+			continue
+		}
+		i += bits.TrailingZeros64(m) >> 3
+		if b := s[i]; b < utf8.RuneSelf {
+			if b == '"' {
+				return i
+			}
+			return -1
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			return -1
+		}
+		i += size
+	}
+	for i < len(s) {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			if b == '"' {
+				return i
+			}
+			if !safeASCII[b] {
+				return -1
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			return -1
+		}
+		i += size
+	}
+	return -1
+}
+
 func hex4(s []byte) (rune, bool) {
 	if len(s) < 4 {
 		return 0, false
@@ -119,14 +174,8 @@ func appendValue(dst, s []byte, scratch *[]byte, depth int) ([]byte, []byte, err
 	switch c := s[0]; {
 	case c == '"':
 		// Fast path: no escapes and nothing to sanitize -> copy verbatim.
-		for i := 1; i < len(s); i++ {
-			b := s[i]
-			if b == '"' {
-				return append(dst, s[:i+1]...), s[i+1:], nil
-			}
-			if b == '\\' || b < 0x20 || b >= utf8.RuneSelf || b == 0x7f {
-				break
-			}
+		if i := plainString(s); i > 0 {
+			return append(dst, s[:i+1]...), s[i+1:], nil
 		}
 		var err error
 		*scratch, s, err = decodeString((*scratch)[:0], s)

@@ -63,6 +63,10 @@ type Record struct {
 // value's compact, valid JSON encoding, as offsets into Record.arena.
 type field struct {
 	k0, k1, v0, v1 int
+	// plainKey says the key's bytes go into a JSON string unescaped.
+	plainKey bool
+	plainVal bool  // the value is a string copied as the app wrote it
+	class    uint8 // keyClass of the key
 }
 
 func (r *Record) reset() {
@@ -81,6 +85,92 @@ func (r *Record) hasAppField(k string) bool {
 		}
 	}
 	return false
+}
+
+// Key classes: the keys pysup maps or adds, found once per key while
+// parsing so that neither the mapping nor the encoders compare strings.
+const (
+	keyOther uint8 = iota
+	keyTime
+	keyStream
+	keyLevel
+	keyMessage
+	keyLogger
+	keyExcType
+	keyExcMessage
+	keyPartialMessage
+	keyPartialID
+	keyPartialOrdinal
+	keyPartialLast
+	keyKubernetes
+	keyLevelname
+	keySeverity
+	keyMsg
+	keyEvent
+)
+
+func keyClass(k []byte) uint8 {
+	switch string(k) {
+	case "time":
+		return keyTime
+	case "stream":
+		return keyStream
+	case "level":
+		return keyLevel
+	case "message":
+		return keyMessage
+	case "logger":
+		return keyLogger
+	case "exception_type":
+		return keyExcType
+	case "exception_message":
+		return keyExcMessage
+	case "partial_message":
+		return keyPartialMessage
+	case "partial_id":
+		return keyPartialID
+	case "partial_ordinal":
+		return keyPartialOrdinal
+	case "partial_last":
+		return keyPartialLast
+	case "kubernetes":
+		return keyKubernetes
+	case "levelname":
+		return keyLevelname
+	case "severity":
+		return keySeverity
+	case "msg":
+		return keyMsg
+	case "event":
+		return keyEvent
+	}
+	return keyOther
+}
+
+// The members pysup adds, as bits of appKeys.
+const (
+	appTime           = 1 << keyTime
+	appStream         = 1 << keyStream
+	appLevel          = 1 << keyLevel
+	appMessage        = 1 << keyMessage
+	appLogger         = 1 << keyLogger
+	appExcType        = 1 << keyExcType
+	appExcMessage     = 1 << keyExcMessage
+	appPartialMessage = 1 << keyPartialMessage
+	appPartialID      = 1 << keyPartialID
+	appPartialOrdinal = 1 << keyPartialOrdinal
+	appPartialLast    = 1 << keyPartialLast
+	appKubernetes     = 1 << keyKubernetes
+)
+
+// appKeys reports which of the members pysup adds the app set (bit
+// 1<<class for each of its fields' key classes), in one pass over its
+// fields rather than a string comparison per member and field.
+func (r *Record) appKeys() (m uint32) {
+	for i := range r.fields {
+		m |= 1 << r.fields[i].class
+	}
+	return m
 }
 
 // NumAppFields is how many of the app's JSON members the record carries.
