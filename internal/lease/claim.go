@@ -4,10 +4,37 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/pysup/pysup/internal/kubeapi"
 )
+
+// checkTiming is the rule every Lease user shares: it renews well within
+// its deadline, and gives the Lease up before others may take it.
+func checkTiming(who string, retry, renew, dur time.Duration) error {
+	if retry <= 0 || renew <= retry || dur <= renew {
+		return fmt.Errorf("%s: want 0 < retry period (%s) < renew deadline (%s) < lease duration (%s)", who, retry, renew, dur)
+	}
+	return nil
+}
+
+// newClaim is the claim of identity id on Lease name; a nil now is the
+// local clock.
+func newClaim(c *Client, name, id string, dur time.Duration, now func() time.Time, m *Metrics) *claim {
+	if now == nil {
+		now = time.Now
+	}
+	return &claim{c: c, name: name, id: id, dur: dur, now: now, m: m}
+}
+
+// orDiscard is log, or a logger that drops everything.
+func orDiscard(log *slog.Logger) *slog.Logger {
+	if log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return log
+}
 
 // claim is one identity's view of one Lease: the record last observed and
 // the local time it was observed changing. Expiry is judged only by this

@@ -3,7 +3,6 @@ package lease
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -58,23 +57,16 @@ type Elector struct {
 
 // NewElector checks cfg and returns an Elector.
 func NewElector(cfg ElectorConfig) (*Elector, error) {
-	switch {
-	case cfg.Client == nil || cfg.Name == "" || cfg.Identity == "":
+	if cfg.Client == nil || cfg.Name == "" || cfg.Identity == "" {
 		return nil, errors.New("lease: client, name and identity are required")
-	case cfg.RetryPeriod <= 0 || cfg.RenewDeadline <= cfg.RetryPeriod || cfg.LeaseDuration <= cfg.RenewDeadline:
-		return nil, fmt.Errorf("lease: want 0 < retry period (%s) < renew deadline (%s) < lease duration (%s)",
-			cfg.RetryPeriod, cfg.RenewDeadline, cfg.LeaseDuration)
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if err := checkTiming("lease", cfg.RetryPeriod, cfg.RenewDeadline, cfg.LeaseDuration); err != nil {
+		return nil, err
 	}
-	log := cfg.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	c := newClaim(cfg.Client, cfg.Name, cfg.Identity, cfg.LeaseDuration, cfg.Now, cfg.Metrics)
+	cfg.Now = c.now
 	cfg.Metrics.standby(cfg.Name)
-	return &Elector{cfg: cfg, log: log.With("lease", cfg.Name),
-		claim: &claim{c: cfg.Client, name: cfg.Name, id: cfg.Identity, dur: cfg.LeaseDuration, now: cfg.Now, m: cfg.Metrics}}, nil
+	return &Elector{cfg: cfg, log: orDiscard(cfg.Log).With("lease", cfg.Name), claim: c}, nil
 }
 
 // State returns what the Elector knows now.

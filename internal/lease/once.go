@@ -92,23 +92,16 @@ type Once struct {
 
 // NewOnce checks cfg and returns the guard.
 func NewOnce(cfg OnceConfig) (*Once, error) {
-	switch {
-	case cfg.Client == nil || cfg.Key == "" || cfg.Identity == "":
+	if cfg.Client == nil || cfg.Key == "" || cfg.Identity == "" {
 		return nil, errors.New("once: client, key and identity are required")
-	case cfg.RetryPeriod <= 0 || cfg.RenewDeadline <= cfg.RetryPeriod || cfg.LeaseDuration <= cfg.RenewDeadline:
-		return nil, fmt.Errorf("once: want 0 < retry period (%s) < renew deadline (%s) < lease duration (%s)",
-			cfg.RetryPeriod, cfg.RenewDeadline, cfg.LeaseDuration)
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	log := cfg.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	if err := checkTiming("once", cfg.RetryPeriod, cfg.RenewDeadline, cfg.LeaseDuration); err != nil {
+		return nil, err
 	}
 	name := OnceName(cfg.Key)
-	o := &Once{cfg: cfg, log: log.With("lease", name),
-		claim: &claim{c: cfg.Client, name: name, id: cfg.Identity, dur: cfg.LeaseDuration, now: cfg.Now, m: cfg.Metrics}}
+	c := newClaim(cfg.Client, name, cfg.Identity, cfg.LeaseDuration, cfg.Now, cfg.Metrics)
+	cfg.Now = c.now
+	o := &Once{cfg: cfg, log: orDiscard(cfg.Log).With("lease", name), claim: c}
 	o.claim.keep = func(*Lease) bool { _, _, done := o.done(); return done }
 	return o, nil
 }
