@@ -234,7 +234,7 @@ func TestZmqEcho(t *testing.T) {
 	cpd := pod{name: "zmq-echo-client-x", namespace: "echo", container: "client",
 		labels: map[string]string{"app.kubernetes.io/name": "zmq-echo"}}
 	c := newApp(t, "zmq-echo", cpd)
-	front := freePort(t)
+	front := testenv.FreePort(t)
 	c.set("PYSUP_DRAIN_DELAY=0s", "PYSUP_STOP_TIMEOUT=10s",
 		"PYSUP_ZMQ_BACKENDS="+strings.Join(backends, ","),
 		fmt.Sprintf("PYSUP_ZMQ_FRONTEND=tcp://127.0.0.1:%d", front),
@@ -297,9 +297,9 @@ func keys(m map[string]record) []string {
 func startPushgateway(t *testing.T) string {
 	t.Helper()
 	bin := testenv.RequireBinary(t, "prometheus-pushgateway")
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	cmd := exec.Command(bin, "--web.listen-address="+addr)
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -2,11 +2,9 @@ package examples_test
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,7 +12,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -150,7 +147,7 @@ type host struct {
 func newHost(t *testing.T, img image) *host {
 	h := &host{ports: map[string]int{}, tmp: t.TempDir()}
 	for _, p := range img.expose {
-		h.ports[strings.TrimSuffix(p, "/tcp")] = freePort(t)
+		h.ports[strings.TrimSuffix(p, "/tcp")] = testenv.FreePort(t)
 	}
 	return h
 }
@@ -287,31 +284,13 @@ func (a *app) probeURL(t *testing.T, path string) string {
 	return fmt.Sprintf("http://127.0.0.1:%d%s", a.h.port(t, "9180"), path)
 }
 
-// syncBuffer is a bytes.Buffer safe for the writer goroutine of exec.Cmd.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // proc is a running pysup with an example app as its child.
 type proc struct {
 	t              *testing.T
 	name           string
 	cmd            *exec.Cmd
 	pid            int // pysup's, as this test sees it
-	stdout, stderr *syncBuffer
+	stdout, stderr *testenv.SyncBuffer
 	done           chan struct{}
 	code           int
 }
@@ -330,7 +309,7 @@ func (a *app) start(t *testing.T) *proc {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = exampleDir(a.name)
 	cmd.Env = a.env
-	p := &proc{t: t, name: a.name, cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{t: t, name: a.name, cmd: cmd, stdout: &testenv.SyncBuffer{}, stderr: &testenv.SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -493,16 +472,6 @@ func checkPod(t *testing.T, r record, p pod) {
 			t.Errorf("record %v: kubernetes.labels[%s] = %v, want %s", r, k, labels[k], v)
 		}
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 var client = &http.Client{Timeout: 20 * time.Second}

@@ -45,7 +45,7 @@ func TestDemoRuns(t *testing.T) {
 	cmd := exec.Command("scripts/demo.sh")
 	cmd.Dir = testenv.RepoRoot()
 	cmd.Env = append(os.Environ(), "DEMO_AUTO=1", "PYSUP="+testenv.Pysup(t),
-		fmt.Sprintf("APP_PORT=%d", freePort(t)), fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", freePort(t)))
+		fmt.Sprintf("APP_PORT=%d", testenv.FreePort(t)), fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", testenv.FreePort(t)))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, out)

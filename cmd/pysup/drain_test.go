@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pysup/pysup/internal/testenv"
 )
 
 func status(url string) int {
@@ -23,7 +25,7 @@ func status(url string) int {
 func TestDrainFailsReadinessAtOnce(t *testing.T) {
 	forModes(t, func(t *testing.T, m mode) {
 		out := newOut(t)
-		port := freePort(t)
+		port := testenv.FreePort(t)
 		base := fmt.Sprintf("http://127.0.0.1:%d", port)
 		r := startPysup(t, m, []string{out.env(), "TERM_ACTION=exit:0", "PYSUP_DRAIN_DELAY=1500ms",
 			fmt.Sprintf("PYSUP_HTTP_ADDR=127.0.0.1:%d", port)}, pythonArgs(t, "sigrecorder.py")...)

@@ -132,7 +132,7 @@ func TestLeaderElectionSingleton(t *testing.T) {
 	n := 0
 	spawn := func() *pod {
 		n++
-		p := &pod{name: fmt.Sprintf("pod-%d", n), port: freePort(t)}
+		p := &pod{name: fmt.Sprintf("pod-%d", n), port: testenv.FreePort(t)}
 		p.r = startPysup(t, mode{pid1: true}, append(env, "POD_NAME="+p.name, fmt.Sprintf("PYSUP_HTTP_ADDR=127.0.0.1:%d", p.port)),
 			"--", py, testenv.Testdata("lease", "singleton.py"))
 		pods[p.name] = p
@@ -377,7 +377,7 @@ func TestLeaderElectionLostLease(t *testing.T) {
 	c, kenv := leaseCluster(t)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "events")
-	p := &pod{name: "pod-1", port: freePort(t)}
+	p := &pod{name: "pod-1", port: testenv.FreePort(t)}
 	p.r = startPysup(t, mode{}, append(kenv, "PYSUP_LEADER_ELECTION=singleton", "PYSUP_LEASE_DURATION=4s",
 		"PYSUP_LEASE_RENEW_DEADLINE=2s", "PYSUP_LEASE_RETRY_PERIOD=300ms", "OUT="+out, "LOCK="+filepath.Join(dir, "lock"),
 		"POD_NAME="+p.name, fmt.Sprintf("PYSUP_HTTP_ADDR=127.0.0.1:%d", p.port)),

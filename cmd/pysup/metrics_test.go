@@ -30,7 +30,7 @@ func scrape(t *testing.T, url string) string {
 // TestMetricsEndpoint: /metrics shows the child up, the lines it logged,
 // the probe state and a failing check, and passes promtool's lint.
 func TestMetricsEndpoint(t *testing.T) {
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	url := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
 	r := startPysup(t, mode{}, []string{fmt.Sprintf("PYSUP_HTTP_ADDR=127.0.0.1:%d", port),
 		"PYSUP_LIVE_CHECK=tcp://127.0.0.1:1?period=100ms&failures=100"},

@@ -43,7 +43,7 @@ func TestOnceKeyDjangoMigrateOnce(t *testing.T) {
 	}
 	var rs []*replica
 	for i := range 3 {
-		p := &replica{name: fmt.Sprintf("web-%d", i), port: freePort(t), probes: freePort(t)}
+		p := &replica{name: fmt.Sprintf("web-%d", i), port: testenv.FreePort(t), probes: testenv.FreePort(t)}
 		p.r = startPysup(t, mode{}, append(env, "POD_NAME="+p.name, "PYSUP_HTTP_ADDR=127.0.0.1:"+strconv.Itoa(p.probes)),
 			gunicornDjango(t, p.port)...)
 		rs = append(rs, p)
@@ -95,7 +95,7 @@ func TestOnceKeyDjangoMigrateOnce(t *testing.T) {
 		t.Errorf("%d replicas showed 'waiting for' the holder on /startupz, want 2", waited)
 	}
 	// A replica started later (a restart, a scale-up) skips at once.
-	late := startPysup(t, mode{}, append(env, "POD_NAME=web-9", "PYSUP_HTTP_ADDR="), gunicornDjango(t, freePort(t))...)
+	late := startPysup(t, mode{}, append(env, "POD_NAME=web-9", "PYSUP_HTTP_ADDR="), gunicornDjango(t, testenv.FreePort(t))...)
 	deadline = time.Now().Add(30 * time.Second)
 	for !strings.Contains(late.stdout.String(), "Booting worker") {
 		if time.Now().After(deadline) {

@@ -105,7 +105,7 @@ func waitFile(t *testing.T, path string, timeout time.Duration) {
 func TestPrestartDjangoMigrate(t *testing.T) {
 	forModes(t, func(t *testing.T, m mode) {
 		marker := filepath.Join(t.TempDir(), "migrating")
-		port, probes := freePort(t), freePort(t)
+		port, probes := testenv.FreePort(t), testenv.FreePort(t)
 		base := fmt.Sprintf("http://127.0.0.1:%d", probes)
 		env := djangoEnv(t, "PYSUP_PRESET=gunicorn", "PYSUP_HTTP_ADDR=127.0.0.1:"+strconv.Itoa(probes),
 			"PYSUP_PRESTART="+migrateThenCheck(), "MIGRATION_MARKER="+marker, "MIGRATION_SLEEP=3")
@@ -189,7 +189,7 @@ func TestPrestartDjangoMigrate(t *testing.T) {
 // status, a clear error record, its traceback as one tagged record, and
 // the child never starts; the next command does not run.
 func TestPrestartMigrationFails(t *testing.T) {
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	env := djangoEnv(t, "PYSUP_PRESET=gunicorn", "PYSUP_PRESTART="+migrateThenCheck(), "MIGRATION_FAIL=1")
 	r := startPysup(t, mode{name: "subreaper"}, env, gunicornDjango(t, port)...)
 	if code := r.wait(60 * time.Second); code != 1 {
@@ -225,7 +225,7 @@ func TestPrestartMigrationFails(t *testing.T) {
 func TestPrestartStoppedBySIGTERM(t *testing.T) {
 	forModes(t, func(t *testing.T, m mode) {
 		marker := filepath.Join(t.TempDir(), "migrating")
-		port := freePort(t)
+		port := testenv.FreePort(t)
 		env := djangoEnv(t, "PYSUP_PRESET=gunicorn", "PYSUP_PRESTART="+migrateThenCheck(),
 			"MIGRATION_MARKER="+marker, "MIGRATION_SLEEP=60", "PYSUP_STOP_TIMEOUT=10s")
 		r := startPysup(t, m, env, gunicornDjango(t, port)...)

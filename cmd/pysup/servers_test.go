@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,16 +14,6 @@ import (
 
 	"github.com/pysup/pysup/internal/testenv"
 )
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 func waitHTTP(t *testing.T, url string, timeout time.Duration) {
 	t.Helper()
@@ -99,7 +88,7 @@ func TestGunicornPresetFinishesInflight(t *testing.T) {
 	testenv.RequirePython(t, "gunicorn")
 	gunicorn := testenv.RequireBinary(t, "gunicorn")
 	forModes(t, func(t *testing.T, m mode) {
-		port := freePort(t)
+		port := testenv.FreePort(t)
 		res, code := stopDuringRequest(t, m, []string{"PYSUP_PRESET=gunicorn"}, port,
 			gunicorn, "--chdir", testenv.Testdata("servers"), "-w", "2", "--graceful-timeout", "10",
 			"-b", "127.0.0.1:"+strconv.Itoa(port), "slowapp:app")
@@ -123,7 +112,7 @@ func uwsgiArgv(t *testing.T, port int) []string {
 // instead of respawning.
 func TestUwsgiPresetStopsGracefully(t *testing.T) {
 	forModes(t, func(t *testing.T, m mode) {
-		port := freePort(t)
+		port := testenv.FreePort(t)
 		res, code := stopDuringRequest(t, m, []string{"PYSUP_PRESET=uwsgi"}, port, uwsgiArgv(t, port)...)
 		if res.err != nil || res.status != 200 || res.body != "done" {
 			t.Errorf("in-flight request: %+v, want 200 done", res)
@@ -138,7 +127,7 @@ func TestUwsgiPresetStopsGracefully(t *testing.T) {
 // the preset cuts the request (TERM is a brutal reload), which is why the
 // preset exists.
 func TestUwsgiWithoutPresetLosesRequest(t *testing.T) {
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	res, _ := stopDuringRequest(t, mode{}, []string{"PYSUP_STOP_TIMEOUT=2s"}, port, uwsgiArgv(t, port)...)
 	if res.err == nil && res.status == 200 && res.body == "done" {
 		t.Errorf("request survived a bare TERM to uWSGI; the control no longer shows what the preset fixes")
@@ -150,7 +139,7 @@ func TestUwsgiWithoutPresetLosesRequest(t *testing.T) {
 func TestGunicornPresetReadyFromNotify(t *testing.T) {
 	testenv.RequirePython(t, "gunicorn")
 	gunicorn := testenv.RequireBinary(t, "gunicorn")
-	port, probes := freePort(t), freePort(t)
+	port, probes := testenv.FreePort(t), testenv.FreePort(t)
 	r := startPysup(t, mode{}, []string{"PYSUP_PRESET=gunicorn", fmt.Sprintf("PYSUP_HTTP_ADDR=127.0.0.1:%d", probes)},
 		"--", gunicorn, "--chdir", testenv.Testdata("servers"), "-w", "1", "-b", "127.0.0.1:"+strconv.Itoa(port), "slowapp:app")
 	ready := fmt.Sprintf("http://127.0.0.1:%d/readyz", probes)

@@ -28,7 +28,7 @@ func startInCgroup(t *testing.T, cg *testenv.Cgroup, env []string, args ...strin
 	script := strings.Join(moves, " && ") + ` && exec "$0" "$@"`
 	cmd := exec.Command("/bin/sh", append([]string{"-c", script, testenv.Pysup(t)}, args...)...)
 	cmd.Env = append(append(os.Environ(), "PYSUP_HTTP_ADDR="), env...)
-	r := &running{t: t, cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	r := &running{t: t, cmd: cmd, stdout: &testenv.SyncBuffer{}, stderr: &testenv.SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = r.stdout, r.stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -82,7 +82,7 @@ func TestWorkerSizingInCgroup(t *testing.T) {
 	if cg.Memory {
 		workersWanted = 2
 	}
-	port, probes := freePort(t), freePort(t)
+	port, probes := testenv.FreePort(t), testenv.FreePort(t)
 	r := startInCgroup(t, cg, []string{"PYSUP_PRESET=gunicorn", "PYTHONDONTWRITEBYTECODE=1",
 		fmt.Sprintf("PYSUP_HTTP_ADDR=127.0.0.1:%d", probes)},
 		"--", gunicorn, "--chdir", testenv.Testdata("servers"), "-b", "127.0.0.1:"+strconv.Itoa(port), "slowapp:app")

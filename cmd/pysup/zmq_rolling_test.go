@@ -26,7 +26,7 @@ type serverPod struct {
 	name, ip string
 	http     string // pysup's probe address
 	cmd      *exec.Cmd
-	out      *syncBuffer
+	out      *testenv.SyncBuffer
 	done     chan struct{}
 	termed   atomic.Bool // the kubelet sent SIGTERM: the pod is terminating
 }
@@ -34,7 +34,7 @@ type serverPod struct {
 func startServerPod(t *testing.T, netns *kubetest.Netns, name, ip string, port int) *serverPod {
 	t.Helper()
 	py := testenv.RequirePython(t, "zmq")
-	p := &serverPod{name: name, ip: ip, http: fmt.Sprintf("%s:%d", ip, 9180), out: &syncBuffer{}, done: make(chan struct{})}
+	p := &serverPod{name: name, ip: ip, http: fmt.Sprintf("%s:%d", ip, 9180), out: &testenv.SyncBuffer{}, done: make(chan struct{})}
 	argv := append(netns.Exec(), testenv.Pysup(t), "--", py, testenv.Testdata("zmq", "rep_server.py"),
 		"--bind", fmt.Sprintf("tcp://%s:%d", ip, port), "--name", name, "--sleep", "2")
 	p.cmd = exec.Command(argv[0], argv[1:]...)
@@ -186,7 +186,7 @@ func TestZMQRollingReplacementThroughDrain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	front := freePort(t)
+	front := testenv.FreePort(t)
 	stop := filepath.Join(dir, "stop")
 	sa := "/run/secrets/kubernetes.io/serviceaccount"
 	setup := fmt.Sprintf("mount -t tmpfs tmpfs /run && mkdir -p %[1]s && cp %[2]s/token %[2]s/ca.crt %[2]s/namespace %[1]s/ && exec \"$@\"", sa, dir)
@@ -272,7 +272,7 @@ func TestZMQRollingReplacementThroughDrain(t *testing.T) {
 func startClientPod(t *testing.T, setup string, env []string, argv ...string) *running {
 	t.Helper()
 	args := append([]string{"--mount", "sh", "-c", setup, "sh", testenv.Pysup(t), "--"}, argv...)
-	r := &running{t: t, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	r := &running{t: t, stdout: &testenv.SyncBuffer{}, stderr: &testenv.SyncBuffer{}, done: make(chan struct{})}
 	r.cmd = exec.Command("unshare", args...)
 	r.cmd.Env = append(append(os.Environ(), "PYSUP_HTTP_ADDR="), env...)
 	r.cmd.Stdout, r.cmd.Stderr = r.stdout, r.stderr

@@ -45,7 +45,7 @@ func repServer(t *testing.T, py, name string, port int) {
 // frontend only; its requests are all answered, spread over both servers.
 func TestZMQBalancesAcrossBackends(t *testing.T) {
 	py := testenv.RequirePython(t, "zmq")
-	a, b, front := freePort(t), freePort(t), freePort(t)
+	a, b, front := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
 	repServer(t, py, "s1", a)
 	repServer(t, py, "s2", b)
 	r := startPysup(t, mode{}, []string{

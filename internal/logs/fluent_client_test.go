@@ -13,8 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pysup/pysup/internal/logs/fluent"
 	"github.com/tinylib/msgp/msgp"
+
+	"github.com/pysup/pysup/internal/logs/fluent"
 )
 
 // Tests of the Forward client (internal/logs/fluent) against the in-test

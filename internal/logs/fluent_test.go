@@ -90,7 +90,7 @@ func TestFluentReceiverOutage(t *testing.T) {
 	r := startReceiver(t)
 	const n = 100_000
 	o := fluentOptions(t, r, true)
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	o.Output = &out
 	p, err := New(o)
 	if err != nil {
@@ -143,7 +143,7 @@ func TestFluentChildKilledMidFlood(t *testing.T) {
 	py := testenv.RequirePython(t)
 	r := startReceiver(t)
 	o := fluentOptions(t, r, true)
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	o.Output = &out
 	p, err := New(o)
 	if err != nil {

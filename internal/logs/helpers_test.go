@@ -6,30 +6,11 @@ import (
 	"context"
 	"encoding/json"
 	"os/exec"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pysup/pysup/internal/testenv"
 )
-
-// syncBuffer is an io.Writer the test reads after the pipeline is done.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]byte(nil), s.b.Bytes()...)
-}
 
 // decodeLines parses every output line as a JSON object, failing the test
 // on any line that is not one.
@@ -52,7 +33,7 @@ func decodeLines(t testing.TB, out []byte) []map[string]any {
 // returns the pipeline's output after Shutdown.
 func runChild(t testing.TB, o Options, argv ...string) ([]byte, Result) {
 	t.Helper()
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	if o.Output == nil {
 		o.Output = &out
 	}

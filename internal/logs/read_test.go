@@ -6,13 +6,15 @@ import (
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/pysup/pysup/internal/testenv"
 )
 
 // A descendant that keeps the child's stdout open must not hold Shutdown
 // past its deadline: the reader is woken, and what was written before is
 // delivered.
 func TestShutdownDeadlineWithPipeHeldOpen(t *testing.T) {
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	p, err := New(Options{Output: &out})
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +50,7 @@ func TestShutdownDeadlineWithPipeHeldOpen(t *testing.T) {
 // The traceback hold is per stream: a line held back on stderr comes out
 // after the timeout even while stdout never goes quiet.
 func TestHeldLineFlushedWhileOtherStreamBusy(t *testing.T) {
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	p, err := New(Options{Output: &out, TracebackTimeout: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

@@ -6,13 +6,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pysup/pysup/internal/testenv"
 )
 
 // Records from tagged streams carry their fields (which lose to the app's
 // and win over PYSUP_LOG_FIELDS), tracebacks are joined there too, and the
 // child's own streams stay untagged.
 func TestTaggedStreams(t *testing.T) {
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	p, err := New(Options{Output: &out, Fields: map[string]string{"phase": "static-loses", "team": "web"}})
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +79,7 @@ printf 'ERROR:django:boom\nTraceback (most recent call last):\n  File "x.py", li
 // Shutdown waits for what a pre-start command left running on its streams,
 // and stops waiting at its deadline.
 func TestTaggedStreamsHeldOpen(t *testing.T) {
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	p, err := New(Options{Output: &out})
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +110,7 @@ func TestTaggedStreamsHeldOpen(t *testing.T) {
 
 // The console format shows a tagged stream's fields after the message.
 func TestTaggedStreamsConsole(t *testing.T) {
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	p, err := New(Options{Output: &out, Format: "console"})
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +141,7 @@ func TestTaggedStreamsConsole(t *testing.T) {
 // no line, and the late Run returns at once instead of polling closed
 // descriptors forever.
 func TestShutdownBeforeRun(t *testing.T) {
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	p, err := New(Options{Output: &out})
 	if err != nil {
 		t.Fatal(err)

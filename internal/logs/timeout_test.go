@@ -5,12 +5,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pysup/pysup/internal/testenv"
 )
 
 // A traceback cut short (the process hangs or dies mid-write) is flushed
 // after the timeout, not held until EOF; so is a lone held line.
 func TestPartialTracebackFlushedAfterTimeout(t *testing.T) {
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	p, err := New(Options{Output: &out, TracebackTimeout: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

@@ -17,7 +17,7 @@ import (
 var fast = Defaults{Period: 50 * time.Millisecond, Timeout: 500 * time.Millisecond, Failures: 3, Successes: 1}
 
 func TestTCPAndHTTPChecks(t *testing.T) {
-	port := itoa(freePort(t))
+	port := itoa(testenv.FreePort(t))
 	flag := filepath.Join(t.TempDir(), "flag")
 	app := python(t, nil, "listening", "http_app.py", port, flag)
 	base := "127.0.0.1:" + port
@@ -42,7 +42,7 @@ func TestTCPAndHTTPChecks(t *testing.T) {
 }
 
 func TestHTTPCheckFailureReason(t *testing.T) {
-	port := itoa(freePort(t))
+	port := itoa(testenv.FreePort(t))
 	app := python(t, nil, "listening", "http_app.py", port, "/nonexistent")
 	h, srv := newHealth(t, Options{
 		Ready:    mustSpecs(t, "http://127.0.0.1:"+port+"/fail"),
@@ -56,7 +56,7 @@ func TestHTTPCheckFailureReason(t *testing.T) {
 }
 
 func TestTCPCheckRefused(t *testing.T) {
-	port := itoa(freePort(t))
+	port := itoa(testenv.FreePort(t))
 	h, srv := newHealth(t, Options{Ready: mustSpecs(t, "tcp://127.0.0.1:"+port), Defaults: fast})
 	h.ChildStarted(os.Getpid())
 	r := eventually(t, srv, "/readyz", func(r reply) bool { return strings.Contains(r.Body.Reason, "refused") })
@@ -67,7 +67,7 @@ func TestTCPCheckRefused(t *testing.T) {
 
 func TestZMQCheck(t *testing.T) {
 	testenv.RequirePython(t, "zmq")
-	port := itoa(freePort(t))
+	port := itoa(testenv.FreePort(t))
 	app := python(t, nil, "bound", "zmq_rep.py", port)
 	h, srv := newHealth(t, Options{
 		Ready:    mustSpecs(t, "zmq://127.0.0.1:"+port+"?send=ping&timeout=2s"),
@@ -89,7 +89,7 @@ func TestZMQCheck(t *testing.T) {
 // then.
 func TestZMQHungAppFailsLiveness(t *testing.T) {
 	testenv.RequirePython(t, "zmq")
-	port := itoa(freePort(t))
+	port := itoa(testenv.FreePort(t))
 	app := python(t, nil, "bound", "zmq_rep.py", port, "2")
 	h, srv := newHealth(t, Options{
 		Live:     mustSpecs(t, "zmq://127.0.0.1:"+port+"?send=ping&timeout=100ms&period=100ms&failures=3"),
@@ -124,7 +124,7 @@ func TestZMQHungAppFailsLiveness(t *testing.T) {
 // zmq4's handshake has no timeout of its own.
 func TestZMQSilentPeerTimesOut(t *testing.T) {
 	py := testenv.RequirePython(t)
-	port := itoa(freePort(t))
+	port := itoa(testenv.FreePort(t))
 	code := "import socket,time;s=socket.socket();s.bind(('127.0.0.1'," + port + "));s.listen(8);print('listening',flush=True);time.sleep(3600)"
 	startProc(t, nil, "listening", py, "-c", code)
 	h, srv := newHealth(t, Options{Ready: mustSpecs(t, "zmq://127.0.0.1:"+port+"?timeout=200ms"), Defaults: fast})
@@ -138,7 +138,7 @@ func TestZMQSilentPeerTimesOut(t *testing.T) {
 // A broken peer announcing a 2^40 byte frame fails the check instead of
 // making pysup allocate a terabyte.
 func TestZMQHugeFrameRefused(t *testing.T) {
-	port := itoa(freePort(t))
+	port := itoa(testenv.FreePort(t))
 	python(t, nil, "listening", "zmtp_huge.py", port)
 	h, srv := newHealth(t, Options{Ready: mustSpecs(t, "zmq://127.0.0.1:"+port+"?timeout=2s"), Defaults: fast})
 	h.ChildStarted(os.Getpid())

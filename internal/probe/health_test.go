@@ -10,13 +10,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pysup/pysup/internal/testenv"
 )
 
 // Draining fails /readyz at once (no check runs in between: the state
 // changes inside Draining) while /livez stays 200; the child's exit fails
 // /livez.
 func TestDraining(t *testing.T) {
-	port := itoa(freePort(t))
+	port := itoa(testenv.FreePort(t))
 	app := python(t, nil, "listening", "http_app.py", port, "/nonexistent")
 	h, srv := newHealth(t, Options{
 		Ready:    mustSpecs(t, "http://127.0.0.1:"+port+"/ok"),
@@ -49,7 +51,7 @@ func TestDraining(t *testing.T) {
 // false, whatever the live and ready checks say; live checks begin only
 // then, with fresh counters.
 func TestStartupGatesLiveAndReady(t *testing.T) {
-	port := itoa(freePort(t))
+	port := itoa(testenv.FreePort(t))
 	h, srv := newHealth(t, Options{
 		Startup:  mustSpecs(t, "tcp://127.0.0.1:"+port),
 		Ready:    mustSpecs(t, "http://127.0.0.1:"+port+"/ok"),
@@ -89,7 +91,7 @@ func TestStartupGatesLiveAndReady(t *testing.T) {
 // many consecutive results, observed through what /readyz?verbose shows
 // (one consistent answer holds both the counters and the status code).
 func TestThresholds(t *testing.T) {
-	port := itoa(freePort(t))
+	port := itoa(testenv.FreePort(t))
 	flag := filepath.Join(t.TempDir(), "flag")
 	if err := os.WriteFile(flag, nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -171,7 +173,7 @@ func TestCheckRecordThresholds(t *testing.T) {
 
 // Per-spec overrides reach the running check: ?verbose shows them.
 func TestSpecOverridesApplied(t *testing.T) {
-	port := itoa(freePort(t))
+	port := itoa(testenv.FreePort(t))
 	h, srv := newHealth(t, Options{
 		Ready:    mustSpecs(t, "tcp://127.0.0.1:"+port+"?period=70ms&timeout=30ms&failures=4&successes=2, notify?period=5s, tcp://127.0.0.1:"+port),
 		Defaults: Defaults{Period: 2 * time.Second, Timeout: 300 * time.Millisecond, Failures: 5, Successes: 1},
@@ -268,7 +270,7 @@ func TestClient(t *testing.T) {
 		t.Fatalf("bogus: exit %d, %q", code, stderr.String())
 	}
 	stderr.Reset()
-	if code := Main(ctx, []string{"live"}, "127.0.0.1:"+itoa(freePort(t)), &stderr); code != 1 || !strings.Contains(stderr.String(), "refused") {
+	if code := Main(ctx, []string{"live"}, "127.0.0.1:"+itoa(testenv.FreePort(t)), &stderr); code != 1 || !strings.Contains(stderr.String(), "refused") {
 		t.Fatalf("no pysup: exit %d, %q", code, stderr.String())
 	}
 }

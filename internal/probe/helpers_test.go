@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,17 +21,6 @@ import (
 // wait is the generous bound of every wait in these tests: they assert what
 // a user sees, never how fast.
 const wait = 20 * time.Second
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // startProc starts argv in its own process group with extra env and kills
 // the group at cleanup. When ready is not "", it waits for that line on

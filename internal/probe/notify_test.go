@@ -14,7 +14,7 @@ import (
 // no change to the app.
 func TestGunicornNotifyReadiness(t *testing.T) {
 	py := testenv.RequirePython(t, "flask", "gunicorn")
-	port := itoa(freePort(t))
+	port := itoa(testenv.FreePort(t))
 	h, srv := newHealth(t, Options{Ready: mustSpecs(t, "notify"), Defaults: fast})
 	if r := get(t, srv, "/readyz"); r.Code != http.StatusServiceUnavailable {
 		t.Fatalf("/readyz before start: %d", r.Code)
@@ -42,7 +42,7 @@ func TestUWSGINotifyReadiness(t *testing.T) {
 	if _, err := os.Stat("/usr/lib/uwsgi/plugins/python3_plugin.so"); err != nil {
 		testenv.Missing(t, "uwsgi-plugin-python3")
 	}
-	port := itoa(freePort(t))
+	port := itoa(testenv.FreePort(t))
 	h, srv := newHealth(t, Options{Ready: mustSpecs(t, "notify"), Defaults: fast})
 	cmd := startProc(t, h.ChildEnv(), "", uwsgi,
 		"--plugin", "python3", "--master", "--processes", "2",

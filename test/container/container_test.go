@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -143,14 +142,14 @@ func runExample(t *testing.T, im *images, ex example) {
 
 	name := "pysup-test-" + ex.dir
 	p.run(time.Minute, "rm", "-f", "-t", "0", name)
-	probePort := freePort(t)
+	probePort := testenv.FreePort(t)
 	args := []string{"run", "-d", "--name", name,
 		"-p", fmt.Sprintf("127.0.0.1:%d:9180", probePort),
 		"-e", "PYSUP_DRAIN_DELAY=" + drainDelay.String(),
 		"-e", "POD_NAME=" + name + "-0", "-e", "POD_NAMESPACE=container-test"}
 	appURL := ""
 	if ex.appPort != 0 {
-		appPort := freePort(t)
+		appPort := testenv.FreePort(t)
 		args = append(args, "-p", fmt.Sprintf("127.0.0.1:%d:%d", appPort, ex.appPort))
 		appURL = fmt.Sprintf("http://127.0.0.1:%d%s", appPort, ex.appPath)
 	}
@@ -362,16 +361,6 @@ func get(url string) int {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func readProc(t *testing.T, pid, file string) string {

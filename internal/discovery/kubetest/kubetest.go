@@ -58,16 +58,6 @@ func binaries(t testing.TB) (etcd, apiserver string) {
 	return "", ""
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 func start(t testing.TB, log string, name string, args ...string) {
 	t.Helper()
 	f, err := os.Create(log)
@@ -98,7 +88,7 @@ func Start(t testing.TB) *Cluster {
 	t.Helper()
 	etcd, apiserver := binaries(t)
 	dir := t.TempDir()
-	cport, pport := freePort(t), freePort(t)
+	cport, pport := testenv.FreePort(t), testenv.FreePort(t)
 	curl := fmt.Sprintf("http://127.0.0.1:%d", cport)
 	purl := fmt.Sprintf("http://127.0.0.1:%d", pport)
 	start(t, filepath.Join(dir, "etcd.log"), etcd, "--name=default", "--data-dir="+filepath.Join(dir, "etcd"),
@@ -127,7 +117,7 @@ func Start(t testing.TB) *Cluster {
 	admin := fmt.Sprintf("admin-%d", time.Now().UnixNano())
 	tokens := write("tokens.csv", []byte(admin+",admin,uid-admin,system:masters\n"))
 	certDir := filepath.Join(dir, "certs")
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	start(t, filepath.Join(dir, "apiserver.log"), apiserver,
 		"--etcd-servers="+curl, "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
 		fmt.Sprintf("--secure-port=%d", port), "--cert-dir="+certDir,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,22 +22,12 @@ func procAlive(pid int) bool {
 	return err == nil
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // startGunicorn runs testdata/metrics/mpapp.py under real gunicorn with
 // 4 sync workers in multiprocess mode, each replaced after maxRequests.
 func startGunicorn(t *testing.T, dir string, maxRequests int) string {
 	t.Helper()
 	py := testenv.RequirePython(t, "prometheus_client", "gunicorn")
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	cmd := exec.Command(py, "-m", "gunicorn", "--chdir", testenv.Testdata("metrics"),
 		"-w", "4", "-b", addr, "--max-requests", fmt.Sprint(maxRequests),
