@@ -2,9 +2,11 @@ package multiproc
 
 import (
 	"math"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	dto "github.com/prometheus/client_model/go"
 )
@@ -101,8 +103,12 @@ type buildFamily struct {
 	total, bucket, sum, count string // sample names its type accepts
 	series                    map[string]*buildSeries
 	// sizes for the series map: distinct keys, and entries of gauge
-	// files (a gauge in mode all has a series per writer)
-	keys, gaugeEntries int
+	// files (a gauge in mode all has a series per writer); all entries
+	keys, gaugeEntries, entries int
+	// planner plans the family, index is its place in the exposition,
+	// plan is what the planner made of it
+	planner, index int
+	plan           planFamily
 }
 
 type buildSeries struct {
@@ -118,9 +124,10 @@ type buildSeries struct {
 type labelSet uint8
 
 const (
-	setAll   labelSet = iota // every label
-	setNoPid                 // without pid
-	setNoLe                  // without le
+	setAll     labelSet = iota // every label
+	setNoPid                   // without pid
+	setNoLe                    // without le
+	setWithPid                 // without pid, then the writer's pid
 )
 
 // pairs are the label pairs of one of k's label sets, made once per key
@@ -184,17 +191,22 @@ func withPidPairs(noPid []*dto.LabelPair, pid *dto.LabelPair) []*dto.LabelPair {
 // entries of files with a nil key are not exposed). id identifies the
 // build: keys remember their family and slot for the build that last
 // saw them, so that the entries of the many files repeating a key cost
-// no lookup.
-func buildPlan(files []scanned, id uint64) *plan {
+// no lookup. Families are independent of each other: they are shared out
+// among up to GOMAXPROCS planners, which number their slots from 0, and
+// the slots are renumbered into one space at the end.
+func buildPlan(files []scanned, id uint64, share int) *plan {
 	p := &plan{files: make([]planFile, len(files))}
 	fams := make(map[string]*buildFamily)
 	var order []*buildFamily
 	// The type and help of a family come from the first file and key
 	// holding it, the gauge mode from the last gauge file.
-	for _, f := range files {
+	entries := 0
+	for i, f := range files {
 		gauge := f.name.typ == "gauge"
-		for _, k := range f.cf.keys {
+		slots := make([]int32, len(f.cf.keys))
+		for j, k := range f.cf.keys {
 			if k == nil {
+				slots[j] = slotBad
 				continue
 			}
 			if k.build != id {
@@ -213,10 +225,134 @@ func buildPlan(files []scanned, id uint64) *plan {
 				k.fam.mode = f.name.mode
 				k.fam.gaugeEntries++
 			}
+			k.fam.entries++
+		}
+		entries += len(slots)
+		p.files[i] = planFile{base: f.base, cf: f.cf, gen: f.cf.gen, slots: slots}
+	}
+	sort.Slice(order, func(i, j int) bool { return order[i].name < order[j].name })
+	planners := make([]planner, shareOut(order, entries, share))
+	for i, bf := range order {
+		bf.index = i
+		planners[bf.planner].fams = append(planners[bf.planner].fams, bf)
+	}
+	var wg sync.WaitGroup
+	for i := range planners {
+		pl := &planners[i]
+		if i == len(planners)-1 {
+			pl.run(p, files, i)
+		} else {
+			wg.Go(func() { pl.run(p, files, i) })
 		}
 	}
-	nseries := 0
+	wg.Wait()
+
+	// One slot space: each planner's slots follow the previous ones'.
+	offsets := make([]int32, len(planners))
+	n := 0
+	for i := range planners {
+		offsets[i] = int32(n)
+		n += len(planners[i].ops)
+		p.series += planners[i].series
+		p.buckets += planners[i].buckets
+		p.bad += planners[i].bad
+	}
+	p.ops = make([]slotOp, 0, n)
+	for i := range planners {
+		p.ops = append(p.ops, planners[i].ops...)
+	}
+	p.fams = make([]planFamily, len(order))
 	for _, bf := range order {
+		pf := bf.plan
+		if off := offsets[bf.planner]; off != 0 {
+			pf.shift(off)
+		}
+		p.fams[bf.index] = pf
+	}
+	if len(planners) > 1 {
+		for i := range p.files {
+			pf := &p.files[i]
+			for j, k := range pf.cf.keys {
+				if k != nil && pf.slots[j] >= 0 {
+					pf.slots[j] += offsets[k.fam.planner]
+				}
+			}
+		}
+	}
+	return p
+}
+
+// minPlannerShare is the number of entries below which another planner
+// costs more than it saves.
+const minPlannerShare = 4096
+
+// shareOut gives each family a planner, the heaviest families first to
+// the least loaded planner, so that each plans at least share entries,
+// and returns the number of planners.
+func shareOut(fams []*buildFamily, entries, share int) int {
+	n := min(runtime.GOMAXPROCS(0), len(fams), max(1, entries/max(share, 1)))
+	if n <= 1 {
+		for _, bf := range fams {
+			bf.planner = 0
+		}
+		return 1
+	}
+	byWeight := slices.Clone(fams)
+	slices.SortStableFunc(byWeight, func(a, b *buildFamily) int { return b.weight() - a.weight() })
+	load := make([]int, n)
+	for _, bf := range byWeight {
+		least := 0
+		for i := range load {
+			if load[i] < load[least] {
+				least = i
+			}
+		}
+		bf.planner = least
+		load[least] += bf.weight()
+	}
+	return n
+}
+
+// weight is what a family costs a planner: its entries, and the series a
+// gauge in mode all has per writer.
+func (bf *buildFamily) weight() int {
+	return bf.entries + bf.gaugeEntries
+}
+
+// shift moves a family's slots by off.
+func (pf *planFamily) shift(off int32) {
+	for i := range pf.series {
+		s := &pf.series[i]
+		s.value += off
+		if s.count >= 0 {
+			s.count += off
+		}
+		for j := range s.buckets {
+			s.buckets[j].slot += off
+		}
+	}
+}
+
+// A planner works out the series and slots of some families: the slot of
+// each of their entries in every file, numbered from 0 in its own space.
+type planner struct {
+	fams []*buildFamily
+	ops  []slotOp
+	// counts for allocating one collection's families in bulk, and
+	// entries not exposed (see plan)
+	series, buckets, bad int
+
+	chunk   []buildSeries
+	cur     *scanned
+	curKey  *key
+	pidPair *dto.LabelPair
+}
+
+// run plans the families of pl, planner number me, writing their
+// entries' slots into p.
+func (pl *planner) run(p *plan, files []scanned, me int) {
+	nseries := 0
+	for _, bf := range pl.fams {
 		n := bf.keys
 		if bf.typ == "gauge" && !aggregatedMode(bf.mode) {
 			n = max(n, bf.gaugeEntries)
@@ -224,138 +360,133 @@ func buildPlan(files []scanned, id uint64) *plan {
 		bf.series = make(map[string]*buildSeries, n)
 		nseries += n
 	}
-	newSlot := func(op slotOp) int32 {
-		p.ops = append(p.ops, op)
-		return int32(len(p.ops) - 1)
-	}
-	p.ops = make([]slotOp, 0, nseries)
-	chunk := make([]buildSeries, 0, min(nseries, 1024))
-	get := func(bf *buildFamily, key string, pairs func() []*dto.LabelPair, op slotOp) *buildSeries {
-		s := bf.series[key]
-		if s == nil {
-			if len(chunk) == cap(chunk) {
-				chunk = make([]buildSeries, 0, 256)
-			}
-			chunk = append(chunk, buildSeries{key: key, pairs: pairs(), value: newSlot(op), count: -1})
-			s = &chunk[len(chunk)-1]
-			bf.series[key] = s
-		}
-		return s
-	}
-	var (
-		cur     *scanned
-		curKey  *key
-		pidPair *dto.LabelPair
-	)
-	all := func() []*dto.LabelPair { return curKey.pairs(setAll) }
-	noPid := func() []*dto.LabelPair { return curKey.pairs(setNoPid) }
-	noLe := func() []*dto.LabelPair { return curKey.pairs(setNoLe) }
-	withPid := func() []*dto.LabelPair {
-		if pidPair == nil {
-			name, value := "pid", cur.name.pid
-			pidPair = &dto.LabelPair{Name: &name, Value: &value}
-		}
-		return withPidPairs(curKey.pairs(setNoPid), pidPair)
-	}
-	// slotOf is the slot of an entry of key k in file cur, or slotBad;
-	// perFile says it depends on the file, not only on the key.
-	slotOf := func(k *key) (slot int32, perFile bool) {
-		curKey = k
-		bf := k.fam
-		switch bf.typ {
-		case "gauge":
-			if k.sample != bf.name {
-				return slotBad, false
-			}
-			switch bf.mode {
-			case "min", "livemin":
-				return get(bf, k.noPidKey, noPid, opMin).value, false
-			case "max", "livemax":
-				return get(bf, k.noPidKey, noPid, opMax).value, false
-			case "sum", "livesum":
-				return get(bf, k.noPidKey, noPid, opSum).value, false
-			case "mostrecent", "livemostrecent":
-				return get(bf, k.noPidKey, noPid, opRecent).value, false
-			default: // all, liveall
-				if cur.name.typ != "gauge" {
-					return get(bf, k.labelsKey, all, opLast).value, false
-				}
-				return get(bf, pidKey(k, cur.name.pid), withPid, opLast).value, true
-			}
-		case "histogram":
-			switch {
-			case k.leState == leOK && k.sample == bf.bucket:
-				s := get(bf, k.noLeKey, noLe, opSum)
-				if math.IsNaN(k.le) {
-					slot := newSlot(opSum)
-					s.nan = append(s.nan, slot)
-					return slot, true // a bucket of its own every time
-				}
-				if s.buckets == nil {
-					s.buckets = make(map[float64]int32)
-				}
-				b, ok := s.buckets[k.le]
-				if !ok {
-					b = newSlot(opSum)
-				}
-				// Assigned even when present: as for the map of the
-				// aggregation before plans, the bound kept is the last
-				// spelling of an equal one. Only 0 and -0 are equal
-				// with different bits: those are looked at every time.
-				s.buckets[k.le] = b
-				return b, k.le == 0
-			case k.leState == leNone && k.sample == bf.sum:
-				return get(bf, k.labelsKey, all, opSum).value, false
-			}
-			return slotBad, false
-		case "summary":
-			s := get(bf, k.labelsKey, all, opSum)
-			switch k.sample {
-			case bf.sum:
-				return s.value, false
-			case bf.count:
-				if s.count < 0 {
-					s.count = newSlot(opSum)
-				}
-				return s.count, false
-			}
-			return slotBad, false
-		}
-		// counter
-		if k.sample != bf.total {
-			return slotBad, false
-		}
-		return get(bf, k.labelsKey, all, opSum).value, false
-	}
+	pl.ops = make([]slotOp, 0, nseries)
+	pl.chunk = make([]buildSeries, 0, min(nseries, 1024))
 	for i := range files {
-		cur, pidPair = &files[i], nil
-		slots := make([]int32, len(cur.cf.keys))
-		for j, k := range cur.cf.keys {
-			slot := slotBad
-			switch {
-			case k == nil:
-			case k.slot != slotUnknown:
-				slot = k.slot
-			default:
+		pl.cur, pl.pidPair = &files[i], nil
+		slots := p.files[i].slots
+		for j, k := range files[i].cf.keys {
+			if k == nil || k.fam.planner != me {
+				continue
+			}
+			slot := k.slot
+			if slot == slotUnknown {
 				var perFile bool
-				slot, perFile = slotOf(k)
+				slot, perFile = pl.slotOf(k)
 				if !perFile {
 					k.slot = slot
 				}
 			}
-			if slot == slotBad && k != nil {
-				p.bad++
+			if slot == slotBad {
+				pl.bad++
 			}
 			slots[j] = slot
 		}
-		p.files[i] = planFile{base: cur.base, cf: cur.cf, gen: cur.cf.gen, slots: slots}
 	}
-	sort.Slice(order, func(i, j int) bool { return order[i].name < order[j].name })
-	p.fams = make([]planFamily, 0, len(order))
-	for _, bf := range order {
-		p.fams = append(p.fams, bf.finish(p))
+	for _, bf := range pl.fams {
+		bf.plan = bf.finish(pl)
 	}
-	return p
+}
+
+func (pl *planner) newSlot(op slotOp) int32 {
+	pl.ops = append(pl.ops, op)
+	return int32(len(pl.ops) - 1)
+}
+
+// get returns the series of key in bf, made with the label set set of
+// the current key when new.
+func (pl *planner) get(bf *buildFamily, key string, set labelSet, op slotOp) *buildSeries {
+	s := bf.series[key]
+	if s == nil {
+		if len(pl.chunk) == cap(pl.chunk) {
+			pl.chunk = make([]buildSeries, 0, 256)
+		}
+		var pairs []*dto.LabelPair
+		if set == setWithPid {
+			if pl.pidPair == nil {
+				name, value := "pid", pl.cur.name.pid
+				pl.pidPair = &dto.LabelPair{Name: &name, Value: &value}
+			}
+			pairs = withPidPairs(pl.curKey.pairs(setNoPid), pl.pidPair)
+		} else {
+			pairs = pl.curKey.pairs(set)
+		}
+		pl.chunk = append(pl.chunk, buildSeries{key: key, pairs: pairs, value: pl.newSlot(op), count: -1})
+		s = &pl.chunk[len(pl.chunk)-1]
+		bf.series[key] = s
+	}
+	return s
+}
+
+// slotOf is the slot of an entry of key k in the current file, or
+// slotBad; perFile says it depends on the file, not only on the key.
+func (pl *planner) slotOf(k *key) (slot int32, perFile bool) {
+	pl.curKey = k
+	bf := k.fam
+	switch bf.typ {
+	case "gauge":
+		if k.sample != bf.name {
+			return slotBad, false
+		}
+		switch bf.mode {
+		case "min", "livemin":
+			return pl.get(bf, k.noPidKey, setNoPid, opMin).value, false
+		case "max", "livemax":
+			return pl.get(bf, k.noPidKey, setNoPid, opMax).value, false
+		case "sum", "livesum":
+			return pl.get(bf, k.noPidKey, setNoPid, opSum).value, false
+		case "mostrecent", "livemostrecent":
+			return pl.get(bf, k.noPidKey, setNoPid, opRecent).value, false
+		default: // all, liveall
+			if pl.cur.name.typ != "gauge" {
+				return pl.get(bf, k.labelsKey, setAll, opLast).value, false
+			}
+			return pl.get(bf, pidKey(k, pl.cur.name.pid), setWithPid, opLast).value, true
+		}
+	case "histogram":
+		switch {
+		case k.leState == leOK && k.sample == bf.bucket:
+			s := pl.get(bf, k.noLeKey, setNoLe, opSum)
+			if math.IsNaN(k.le) {
+				slot := pl.newSlot(opSum)
+				s.nan = append(s.nan, slot)
+				return slot, true // a bucket of its own every time
+			}
+			if s.buckets == nil {
+				s.buckets = make(map[float64]int32)
+			}
+			b, ok := s.buckets[k.le]
+			if !ok {
+				b = pl.newSlot(opSum)
+			}
+			// Assigned even when present: as for the map of the
+			// aggregation before plans, the bound kept is the last
+			// spelling of an equal one. Only 0 and -0 are equal
+			// with different bits: those are looked at every time.
+			s.buckets[k.le] = b
+			return b, k.le == 0
+		case k.leState == leNone && k.sample == bf.sum:
+			return pl.get(bf, k.labelsKey, setAll, opSum).value, false
+		}
+		return slotBad, false
+	case "summary":
+		s := pl.get(bf, k.labelsKey, setAll, opSum)
+		switch k.sample {
+		case bf.sum:
+			return s.value, false
+		case bf.count:
+			if s.count < 0 {
+				s.count = pl.newSlot(opSum)
+			}
+			return s.count, false
+		}
+		return slotBad, false
+	}
+	// counter
+	if k.sample != bf.total {
+		return slotBad, false
+	}
+	return pl.get(bf, k.labelsKey, setAll, opSum).value, false
 }
 
 // aggregatedMode says whether a gauge mode drops the pid label.
@@ -395,7 +526,7 @@ func pidKey(k *key, pid string) string {
 
 // finish sorts a family's series and prepares what its exposition
 // shares between collections.
-func (bf *buildFamily) finish(p *plan) planFamily {
+func (bf *buildFamily) finish(pl *planner) planFamily {
 	pf := planFamily{help: &bf.help, mostrecent: bf.mode == "mostrecent" || bf.mode == "livemostrecent"}
 	name := bf.name
 	t := dto.MetricType_COUNTER
@@ -435,11 +566,11 @@ func (bf *buildFamily) finish(p *plan) planFamily {
 			sort.Slice(ps.buckets[len(s.nan):], func(i, j int) bool {
 				return ps.buckets[len(s.nan)+i].bound < ps.buckets[len(s.nan)+j].bound
 			})
-			p.buckets += n
+			pl.buckets += n
 		}
 		pf.series[i] = ps
 	}
-	p.series += len(series)
+	pl.series += len(series)
 	return pf
 }
 

@@ -11,9 +11,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -54,13 +57,17 @@ type Reader struct {
 	hint  Layout
 	stats *stats
 
-	plan    *plan     // the aggregation of the last collection's files
-	slots   slots     // its values, reused
-	scanned []scanned // reused
-	gen     uint64    // counts walks: a cachedFile's gen changes with its entries
-	seen    uint64    // counts scans, to find files gone from the directory
-	builds  uint64    // counts plans built
-	walkBuf []entry   // reused by every walk
+	plan    *plan       // the aggregation of the last collection's files
+	slots   slots       // its values, reused
+	scanned []scanned   // reused
+	gen     uint64      // counts walks: a cachedFile's gen changes with its entries
+	seen    uint64      // counts scans, to find files gone from the directory
+	builds  uint64      // counts plans built
+	walkBuf []entry     // reused by the walks of finish
+	cands   []candidate // reused
+	// planShare is the least number of entries worth a planner of its
+	// own (minPlannerShare; tests lower it).
+	planShare int
 }
 
 // cachedFile remembers a file's mapping and where its entries are, so
@@ -83,9 +90,12 @@ type cachedFile struct {
 	// walk of scan valsScan.
 	vals, tss []float64
 	valsScan  uint64
-	touched   byte   // what prefetch read
-	gen       uint64 // the Reader's walk count when entries were last walked
-	seen      uint64 // the Reader's scan count when last listed
+	touched   byte // what prefetch read
+	// pre is the walk open did of a new mapping, on whichever goroutine
+	// opened it; finish takes it when used has not moved since.
+	pre  *preWalk
+	gen  uint64 // the Reader's walk count when entries were last walked
+	seen uint64 // the Reader's scan count when last listed
 }
 
 // New returns a Reader of opts.Dir.
@@ -97,6 +107,8 @@ func New(opts Options) *Reader {
 		files:   make(map[string]*cachedFile),
 		keys:    make(map[string]*key),
 		stats:   newStats(opts.Registerer),
+
+		planShare: minPlannerShare,
 	}
 	if r.maxSize <= 0 {
 		r.maxSize = DefaultMaxFileSize
@@ -154,7 +166,7 @@ func (r *Reader) Gather() ([]*dto.MetricFamily, error) {
 	}
 	if !r.plan.matches(files) {
 		r.builds++
-		r.plan = buildPlan(files, r.builds)
+		r.plan = buildPlan(files, r.builds, r.planShare)
 	}
 	p := r.plan
 	r.slots.reset(len(p.ops))
@@ -181,8 +193,7 @@ func (r *Reader) scan() ([]scanned, error) {
 		return nil, fmt.Errorf("multiproc: reading %s: %w", r.dir, err)
 	}
 	r.seen++
-	files := r.scanned[:0]
-	nfiles := 0
+	cands := r.cands[:0]
 	for _, de := range des {
 		base := de.Name()
 		n, ok := parseName(base)
@@ -197,27 +208,34 @@ func (r *Reader) scan() ([]scanned, error) {
 				continue
 			}
 		}
+		cands = append(cands, candidate{base: base, name: n, cached: r.files[base]})
+	}
+	r.cands = cands
+	files := r.scanned[:0]
+	nfiles := 0
+	r.openAll(cands, func(c *candidate, o opened) {
 		var cf *cachedFile
 		err := guard(func() error {
 			var err error
-			cf, _, err = r.load(base)
+			cf, _, err = r.finish(c.base, o)
 			return err
 		})
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
 				r.stats.badFiles.Inc()
 			}
-			r.forget(base)
-			continue
+			r.forget(c.base)
+			return
 		}
-		if c := r.files[base]; c != nil {
+		if c := r.files[c.base]; c != nil {
 			c.seen = r.seen
 		}
 		nfiles++
 		if len(cf.entries) > 0 {
-			files = append(files, scanned{base: base, name: n, cf: cf})
+			files = append(files, scanned{base: c.base, name: c.name, cf: cf})
 		}
-	}
+	})
+	clear(r.cands) // the cached files may go
 	r.scanned = files
 	for base, cf := range r.files {
 		if cf.seen != r.seen {
@@ -242,11 +260,20 @@ type opened struct {
 	err   error
 }
 
+// preWalk is the walk of a new mapping done by open: its entries and
+// values as of used.
+type preWalk struct {
+	used      int
+	w         walkResult
+	vals, tss []float64
+}
+
 // open stats a file and, when it is new or changed (another inode or
-// size), maps it and reads its used bytes once, so that their pages are
-// in place (in order, which the hardware prefetches; walking them later
-// jumps from entry to entry). It changes nothing in the Reader.
-func (r *Reader) open(base string) opened {
+// size than cached), maps it, reads its used bytes once in order (which
+// the hardware prefetches; walking them alone jumps from entry to entry)
+// and walks them with hint, into buf. It changes nothing in the Reader,
+// so that several goroutines can open the files of one scan.
+func (r *Reader) open(base string, cached *cachedFile, hint Layout, buf *[]entry) opened {
 	path := filepath.Join(r.dir, base)
 	var st syscall.Stat_t
 	if err := syscall.Stat(path, &st); err != nil {
@@ -259,7 +286,7 @@ func (r *Reader) open(base string) opened {
 		return opened{err: fmt.Errorf("%s: not a regular file", base)}
 	}
 	ino, dev, size := st.Ino, uint64(st.Dev), st.Size
-	if cf := r.files[base]; cf != nil && cf.ino == ino && cf.dev == dev && cf.size == size {
+	if cf := cached; cf != nil && cf.ino == ino && cf.dev == dev && cf.size == size {
 		return opened{cf: cf}
 	}
 	if size < headerSize {
@@ -272,15 +299,105 @@ func (r *Reader) open(base string) opened {
 	}
 	cf := &cachedFile{ino: ino, dev: dev, size: size, mapped: m}
 	if err := guard(func() error {
-		if used, ok := usedOf(m); ok && used > 0 {
-			cf.touched = prefetch(m[:min(used, len(m))])
+		used, ok := usedOf(m)
+		if !ok || used < headerSize || int64(used) > r.maxSize {
+			return nil // finish says what is wrong
 		}
+		data := m[:min(used, len(m))]
+		cf.touched = prefetch(data)
+		w := walk(data, used, hint, (*buf)[:0])
+		if cap(w.entries) > cap(*buf) && cap(w.entries) <= maxWalkBuf {
+			*buf = w.entries[:0]
+		}
+		pre := &preWalk{used: used, w: w}
+		pre.w.entries = slices.Clone(w.entries)
+		pre.vals, pre.tss = readValues(data, pre.w.entries, w.layout, nil, nil)
+		cf.pre = pre
 		return nil
 	}); err != nil {
 		cf.unmap()
 		return opened{err: err}
 	}
 	return opened{cf: cf, fresh: true}
+}
+
+// readValues appends the values of entries to vals, and their timestamps
+// to tss in LayoutTimestamped.
+func readValues(data []byte, entries []entry, l Layout, vals, tss []float64) ([]float64, []float64) {
+	vals = slices.Grow(vals[:0], len(entries))
+	if l == LayoutTimestamped {
+		tss = slices.Grow(tss[:0], len(entries))
+	}
+	for _, e := range entries {
+		vals = append(vals, valueAt(data, e))
+		if l == LayoutTimestamped {
+			tss = append(tss, timestampAt(data, e, l))
+		}
+	}
+	return vals, tss
+}
+
+// candidate is a file a scan loads, with what the cache held for it when
+// the scan began.
+type candidate struct {
+	base   string
+	name   fileName
+	cached *cachedFile
+}
+
+// openAll opens cands on up to GOMAXPROCS goroutines and calls finish
+// with each, in order, on the calling goroutine. Mapping new files and
+// reading their pages is most of a cold scan's time and needs nothing
+// of the Reader; the caller, rather than waiting for the next file in
+// order, opens a file itself.
+func (r *Reader) openAll(cands []candidate, finish func(*candidate, opened)) {
+	n := len(cands)
+	if n == 0 {
+		return
+	}
+	hint := r.hint
+	res := make([]opened, n)
+	done := make([]chan struct{}, n)
+	for i := range done {
+		done[i] = make(chan struct{})
+	}
+	var next atomic.Int64
+	// openNext opens the next unclaimed file, if any is left.
+	openNext := func(buf *[]entry) bool {
+		i := int(next.Add(1) - 1)
+		if i >= n {
+			return false
+		}
+		res[i] = r.open(cands[i].base, cands[i].cached, hint, buf)
+		close(done[i])
+		return true
+	}
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), n) - 1 {
+		wg.Go(func() {
+			var buf []entry
+			for openNext(&buf) {
+			}
+		})
+	}
+	for i := range cands {
+		for !closed(done[i]) && openNext(&r.walkBuf) {
+		}
+		<-done[i]
+		finish(&cands[i], res[i])
+		res[i] = opened{}
+	}
+	wg.Wait()
+}
+
+// closed reports whether c is closed, without waiting.
+func closed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 // load returns a file's entries and its content, mapped read-only.
@@ -290,7 +407,7 @@ func (r *Reader) open(base string) opened {
 // grew (prometheus_client doubles it) or was replaced is mapped again.
 // Entries are walked and keys parsed again only when used changed.
 func (r *Reader) load(base string) (*cachedFile, []byte, error) {
-	return r.finish(base, r.open(base))
+	return r.finish(base, r.open(base, r.files[base], r.hint, &r.walkBuf))
 }
 
 // finish installs what open found and walks the file when its used
@@ -329,23 +446,35 @@ func (r *Reader) finish(base string, o opened) (*cachedFile, []byte, error) {
 	if len(data) > used {
 		data = data[:used]
 	}
-	// Walked into a buffer of the Reader, kept at the exact size.
-	w := walk(data, used, r.hint, r.walkBuf[:0])
-	if cap(w.entries) > cap(r.walkBuf) && cap(w.entries) <= maxWalkBuf {
-		r.walkBuf = w.entries[:0]
+	var w walkResult
+	pre := cf.pre
+	cf.pre = nil
+	if pre != nil && pre.used == used {
+		w = pre.w
+		cf.entries, cf.vals, cf.tss = w.entries, pre.vals, pre.tss
+	} else {
+		// Walked into a buffer of the Reader, kept at the exact size.
+		w = walk(data, used, r.hint, r.walkBuf[:0])
+		if cap(w.entries) > cap(r.walkBuf) && cap(w.entries) <= maxWalkBuf {
+			r.walkBuf = w.entries[:0]
+		}
+		if cap(cf.entries) < len(w.entries) {
+			cf.entries = make([]entry, 0, len(w.entries))
+		}
+		cf.entries = append(cf.entries[:0], w.entries...)
+		// The values, while the lines holding them are at hand: this
+		// collection reads them from here instead of from the mapping,
+		// where they would be fetched from memory again.
+		cf.vals, cf.tss = readValues(data, cf.entries, w.layout, cf.vals[:0], cf.tss[:0])
 	}
 	if w.layout != LayoutUnknown {
 		r.hint = w.layout
 	}
 	r.gen++
 	cf.gen = r.gen
-	if cap(cf.entries) < len(w.entries) {
-		cf.entries = make([]entry, 0, len(w.entries))
-	}
-	cf.entries = append(cf.entries[:0], w.entries...)
 	cf.used, cf.layout, cf.torn, cf.bad = used, w.layout, w.torn || len(data) < used, 0
-	if cap(cf.keys) < len(w.entries) {
-		cf.keys = make([]*key, 0, len(w.entries))
+	if cap(cf.keys) < len(cf.entries) {
+		cf.keys = make([]*key, 0, len(cf.entries))
 	}
 	cf.keys = cf.keys[:0]
 	// Workers mostly write the same keys in the same order: the key that
@@ -353,7 +482,7 @@ func (r *Reader) finish(base string, o opened) (*cachedFile, []byte, error) {
 	// comparison instead of hashing the whole key (help texts make keys
 	// long), and a comparison that fails early when it is not the one.
 	var prev *key
-	for _, e := range w.entries {
+	for _, e := range cf.entries {
 		raw := data[e.keyOff : e.keyOff+e.keyLen]
 		var k *key
 		if prev != nil && prev.next != nil && prev.next.raw == string(raw) {
@@ -374,16 +503,6 @@ func (r *Reader) finish(base string, o opened) (*cachedFile, []byte, error) {
 		}
 		cf.keys = append(cf.keys, k)
 		prev = k
-	}
-	// The values, while the lines holding them are at hand: this
-	// collection reads them from here instead of from the mapping, where
-	// they would be fetched from memory again.
-	cf.vals, cf.tss = cf.vals[:0], cf.tss[:0]
-	for _, e := range cf.entries {
-		cf.vals = append(cf.vals, valueAt(data, e))
-		if cf.layout == LayoutTimestamped {
-			cf.tss = append(cf.tss, timestampAt(data, e, cf.layout))
-		}
 	}
 	cf.valsScan = r.seen
 	r.stats.invalidEntries.Add(float64(cf.bad))
