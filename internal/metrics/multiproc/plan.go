@@ -313,10 +313,14 @@ func shareOut(fams []*buildFamily, entries, share int) int {
 	return n
 }
 
-// weight is what a family costs a planner: its entries, and the series a
-// gauge in mode all has per writer.
+// weight is what a family costs a planner: a little per entry (most
+// repeat a key whose slot is known), much per series.
 func (bf *buildFamily) weight() int {
-	return bf.entries + bf.gaugeEntries
+	series := bf.keys
+	if bf.typ == "gauge" && !aggregatedMode(bf.mode) {
+		series = max(series, bf.gaugeEntries)
+	}
+	return bf.entries/8 + 2*series
 }
 
 // shift moves a family's slots by off.
