@@ -1,6 +1,7 @@
 package multiproc
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"sort"
@@ -16,7 +17,16 @@ import (
 // help], sort_keys=True). Keys are parsed once per Reader: every worker's
 // file repeats the same ones.
 type key struct {
-	raw    string // the key as written; the strings below are mostly its substrings
+	// head and tail are the key as written, cut before the help text
+	// (see cutHelp): every key of a metric repeats its help, most of
+	// the key's bytes, so keys share their tails. The strings below are
+	// mostly substrings of the two.
+	head, tail string
+	// sameHead is another key with this head and another tail.
+	sameHead *key
+	// bad is a key that does not parse, remembered as such.
+	bad bool
+
 	metric string // metric (family) name as prometheus_client registered it
 	sample string // sample name: metric, metric_total, metric_sum, metric_bucket...
 	help   string
@@ -64,9 +74,15 @@ var errKey = errors.New("malformed key")
 // other spacing, unsorted or repeated label names) is decoded by
 // encoding/json, to the same result.
 func parseKey(raw string) (*key, error) {
-	k := &key{raw: raw}
-	if !k.scanFast(raw) {
-		if err := k.decodeJSON(raw); err != nil {
+	cut := cutHelp(raw)
+	return parseCut(raw[:cut], raw[cut:])
+}
+
+// parseCut parses the key head+tail, cut by cutHelp.
+func parseCut(head, tail string) (*key, error) {
+	k := &key{head: head, tail: tail}
+	if !k.scanCut(head, tail) {
+		if err := k.decodeJSON(head + tail); err != nil {
 			return nil, err
 		}
 	}
@@ -76,11 +92,47 @@ func parseKey(raw string) (*key, error) {
 	return k, nil
 }
 
-// scanFast reads exactly `["M", "S", {"N": "V", ...}, "H"]` with label
-// names strictly increasing and strings free of escapes and of bytes
-// outside printable ASCII. It reports false for anything else, leaving
-// the decision to decodeJSON.
+// helpCut is what ends the labels of a key and starts its help. It never
+// occurs inside a JSON string, where a quote is escaped, but it may end
+// one (a label value ending in "}, "): such a key is cut early and
+// parsed by the slow path.
+const helpCut = `}, "`
+
+// cutHelp is where a raw key is cut into head and tail: before its help
+// text, or at its end when there is no help to cut off. A malformed key
+// is cut somewhere all the same, the same way every time.
+func cutHelp(raw string) int {
+	if i := strings.Index(raw, helpCut); i >= 0 {
+		return i + len(helpCut) - 1
+	}
+	return len(raw)
+}
+
+// cutHelpBytes is cutHelp of a key not yet copied out of its file.
+func cutHelpBytes(raw []byte) int {
+	if i := bytes.Index(raw, []byte(helpCut)); i >= 0 {
+		return i + len(helpCut) - 1
+	}
+	return len(raw)
+}
+
+// is reports whether raw is the key as written.
+func (k *key) is(raw []byte) bool {
+	return len(raw) == len(k.head)+len(k.tail) && string(raw[:len(k.head)]) == k.head && string(raw[len(k.head):]) == k.tail
+}
+
+// scanFast is scanCut of a whole key.
 func (k *key) scanFast(s string) bool {
+	cut := cutHelp(s)
+	return k.scanCut(s[:cut], s[cut:])
+}
+
+// scanCut reads exactly `["M", "S", {"N": "V", ...}, "H"]`, cut after
+// the labels' ", " into head and tail, with label names strictly
+// increasing and strings free of escapes and of bytes outside printable
+// ASCII. It reports false for anything else, leaving the decision to
+// decodeJSON.
+func (k *key) scanCut(s, tail string) bool {
 	if len(s) < 2 || s[0] != '[' {
 		return false
 	}
@@ -121,10 +173,10 @@ func (k *key) scanFast(s string) bool {
 			return false
 		}
 	}
-	if !hasAt(s, pos, ", ") {
+	if pos+2 != len(s) || !hasAt(s, pos, ", ") {
 		return false
 	}
-	if k.help, pos, ok = fastString(s, pos+2); !ok || pos != len(s)-1 || s[pos] != ']' {
+	if k.help, pos, ok = fastString(tail, 0); !ok || pos != len(tail)-1 || tail[pos] != ']' {
 		return false
 	}
 	if len(ls) > 0 {

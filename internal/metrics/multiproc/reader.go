@@ -53,7 +53,9 @@ type Reader struct {
 
 	mu    sync.Mutex
 	files map[string]*cachedFile
-	keys  map[string]*key // raw key -> parsed, shared by all files
+	keys  map[string]*key   // key head -> parsed keys, shared by all files
+	tails map[string]string // the tails of keys, shared by them
+	nkeys int               // keys in keys, malformed ones included
 	hint  Layout
 	stats *stats
 
@@ -106,6 +108,7 @@ func New(opts Options) *Reader {
 		maxSize: opts.MaxFileSize,
 		files:   make(map[string]*cachedFile),
 		keys:    make(map[string]*key),
+		tails:   make(map[string]string),
 		stats:   newStats(opts.Registerer),
 
 		planShare: minPlannerShare,
@@ -485,15 +488,10 @@ func (r *Reader) finish(base string, o opened) (*cachedFile, []byte, error) {
 	for _, e := range cf.entries {
 		raw := data[e.keyOff : e.keyOff+e.keyLen]
 		var k *key
-		if prev != nil && prev.next != nil && prev.next.raw == string(raw) {
+		if prev != nil && prev.next != nil && prev.next.is(raw) {
 			k = prev.next
 		} else {
-			var ok bool
-			if k, ok = r.keys[string(raw)]; !ok {
-				s := string(raw)
-				k, _ = parseKey(s)
-				r.keys[s] = k // nil remembers a malformed key
-			}
+			k = r.intern(raw)
 			if prev != nil && k != nil {
 				prev.next = k
 			}
@@ -510,6 +508,40 @@ func (r *Reader) finish(base string, o opened) (*cachedFile, []byte, error) {
 		r.stats.tornFiles.Inc()
 	}
 	return cf, cf.mapped, nil
+}
+
+// intern returns the parsed key raw is, parsing it the first time; nil
+// for a malformed key. The copy of raw it keeps shares its tail, the help
+// text, with the other keys of the metric.
+func (r *Reader) intern(raw []byte) *key {
+	cut := cutHelpBytes(raw)
+	head, tail := raw[:cut], raw[cut:]
+	first := r.keys[string(head)]
+	for k := first; k != nil; k = k.sameHead {
+		if k.tail == string(tail) {
+			if k.bad {
+				return nil
+			}
+			return k
+		}
+	}
+	t, ok := r.tails[string(tail)]
+	if !ok {
+		t = string(tail)
+		r.tails[t] = t
+	}
+	h := string(head)
+	k, err := parseCut(h, t)
+	if err != nil {
+		k = &key{head: h, tail: t, bad: true}
+	}
+	k.sameHead = first
+	r.keys[h] = k
+	r.nkeys++
+	if k.bad {
+		return nil
+	}
+	return k
 }
 
 // forget drops a file's cache entry and mapping, and the plan, which may
@@ -539,7 +571,7 @@ func (r *Reader) trimKeys() {
 	for _, cf := range r.files {
 		total += len(cf.keys)
 	}
-	if len(r.keys) <= 2*total+1024 {
+	if r.nkeys <= 2*total+1024 {
 		return
 	}
 	used := make(map[*key]bool, total)
@@ -548,13 +580,27 @@ func (r *Reader) trimKeys() {
 			used[k] = true
 		}
 	}
-	for raw, k := range r.keys {
-		if !used[k] {
-			delete(r.keys, raw)
+	r.nkeys = 0
+	clear(r.tails)
+	for head, first := range r.keys {
+		var kept *key
+		for k := first; k != nil; {
+			next := k.sameHead
+			if used[k] {
+				k.sameHead, kept = kept, k
+				r.tails[k.tail] = k.tail
+				r.nkeys++
+			}
+			k = next
+		}
+		if kept == nil {
+			delete(r.keys, head)
+		} else {
+			r.keys[head] = kept
 		}
 	}
-	for _, k := range r.keys {
-		if k != nil {
+	for _, first := range r.keys {
+		for k := first; k != nil; k = k.sameHead {
 			k.next = nil // may be a dropped key
 		}
 	}

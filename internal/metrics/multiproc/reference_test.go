@@ -270,10 +270,17 @@ func TestMatchesReferenceEdges(t *testing.T) {
 	// Summary: a sample of another name still makes its series.
 	writeFile(t, dir, "summary_1.db", dbFile(LayoutValue, `["s", "s_sum", {}, "h"]`, 2.5, 0.0, `["s", "s_bucket", {"q": "1"}, "h"]`, 1.0, 0.0,
 		`["s", "s_count", {}, "h"]`, 2.7, 0.0))
+	// Keys cut alike before their help, with other helps (the first
+	// file's is the family's); a label value that ends like the labels
+	// do; a malformed key met twice.
+	writeFile(t, dir, "counter_5.db", dbFile(LayoutValue, `["k", "k_total", {"a": "1"}, "first"]`, 1.0, 0.0,
+		`["k", "k_total", {"a": "x}, "}, "first"]`, 4.0, 0.0, `["k", "k_total", {"a": 1}, "first"]`, 1.0, 0.0))
+	writeFile(t, dir, "counter_6.db", dbFile(LayoutValue, `["k", "k_total", {"a": "1"}, "second"]`, 2.0, 0.0,
+		`["k", "k_total", {"a": "x}, "}, "second"]`, 8.0, 0.0, `["k", "k_total", {"a": 1}, "first"]`, 1.0, 0.0))
 	r := New(Options{Dir: dir})
 	assertReference(t, r, "edges")
 	got := goExposition(t, r)
-	for _, want := range []string{`h_bucket{a="1",le="0"} 2`, `h_count{a="1"} 5`, "x 2\n", `g{a="1",pid="2"} 6`, `g{pid="2",z="1"} 5`, "s_count 2\n", "s_sum{q=\"1\"} 0"} {
+	for _, want := range []string{"# HELP k_total first\n", `k_total{a="1"} 3`, `k_total{a="x}, "} 12`, `h_bucket{a="1",le="0"} 2`, `h_count{a="1"} 5`, "x 2\n", `g{a="1",pid="2"} 6`, `g{pid="2",z="1"} 5`, "s_count 2\n", "s_sum{q=\"1\"} 0"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing %q in\n%s", want, got)
 		}
