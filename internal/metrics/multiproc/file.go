@@ -26,11 +26,16 @@ const (
 // headerSize is the used counter and its padding.
 const headerSize = 8
 
-// entry locates one entry of a file.
+// entry locates one entry of a file: its key, then its value (see
+// valOff). Eight bytes, since a cold collection keeps one per entry of
+// every file.
 type entry struct {
 	keyOff, keyLen int32
-	valOff         int32 // offset of the float64 value; the timestamp follows in LayoutTimestamped
 }
+
+// valOff is the offset of an entry's float64 value; the timestamp
+// follows in LayoutTimestamped.
+func (e entry) valOff() int { return int(e.keyOff) + paddedLen(int(e.keyLen)) }
 
 // walkResult is what walking a file's entries found.
 type walkResult struct {
@@ -115,7 +120,7 @@ func walkLayout(data []byte, used int, l Layout, dst []entry) ([]entry, bool) {
 		if data[keyOff] != '[' || data[keyOff+n-1] != ']' {
 			return dst, false
 		}
-		dst = append(dst, entry{keyOff: int32(keyOff), keyLen: int32(n), valOff: int32(valOff)})
+		dst = append(dst, entry{keyOff: int32(keyOff), keyLen: int32(n)})
 		pos = next
 	}
 	return dst, pos == used
@@ -123,14 +128,14 @@ func walkLayout(data []byte, used int, l Layout, dst []entry) ([]entry, bool) {
 
 // valueAt and timestampAt read an entry's numbers.
 func valueAt(data []byte, e entry) float64 {
-	return math.Float64frombits(binary.LittleEndian.Uint64(data[e.valOff:]))
+	return math.Float64frombits(binary.LittleEndian.Uint64(data[e.valOff():]))
 }
 
 func timestampAt(data []byte, e entry, l Layout) float64 {
 	if l != LayoutTimestamped {
 		return 0
 	}
-	return math.Float64frombits(binary.LittleEndian.Uint64(data[e.valOff+8:]))
+	return math.Float64frombits(binary.LittleEndian.Uint64(data[e.valOff()+8:]))
 }
 
 // appendEntry encodes one entry in layout l, as mmap_dict.py does.

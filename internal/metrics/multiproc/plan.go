@@ -634,7 +634,7 @@ func (s *slots) add(p *plan, f *planFile, walked bool) {
 			case walked && ts:
 				t = cf.tss[j]
 			case ts:
-				t = valueAt(data, entry{valOff: e.valOff + 8})
+				t = timestampAt(data, e, LayoutTimestamped)
 			}
 			if s.ts[slot] < t {
 				s.v[slot], s.ts[slot], s.set[slot] = v, t, true

@@ -452,7 +452,7 @@ func refWalkLayout(data []byte, used int, l Layout) ([]entry, bool) {
 		if data[keyOff] != '[' || data[keyOff+n-1] != ']' {
 			return dst, false
 		}
-		dst = append(dst, entry{keyOff: int32(keyOff), keyLen: int32(n), valOff: int32(valOff)})
+		dst = append(dst, entry{keyOff: int32(keyOff), keyLen: int32(n)}) // valOff() is keyOff + paddedLen(keyLen): valOff above
 		pos = next
 	}
 	return dst, pos == used
@@ -522,10 +522,10 @@ func refGather(t testing.TB, dir string, maxSize int64) (string, int) {
 				bad++
 				continue
 			}
-			v := math.Float64frombits(binary.LittleEndian.Uint64(data[e.valOff:]))
+			v := math.Float64frombits(binary.LittleEndian.Uint64(data[e.valOff():]))
 			ts := 0.0
 			if l == LayoutTimestamped {
-				ts = math.Float64frombits(binary.LittleEndian.Uint64(data[e.valOff+8:]))
+				ts = math.Float64frombits(binary.LittleEndian.Uint64(data[e.valOff()+8:]))
 			}
 			agg.add(n.typ, n.mode, n.pid, k, v, ts)
 		}

@@ -195,7 +195,7 @@ func TestMatchesReference(t *testing.T) {
 				if used, ok := usedOf(data); ok && used <= len(data) {
 					w := walk(data, used, layout, nil)
 					for _, e := range w.entries {
-						binary.LittleEndian.PutUint64(data[e.valOff:], uint64(rnd.Int63()>>12)<<20)
+						binary.LittleEndian.PutUint64(data[e.valOff():], uint64(rnd.Int63()>>12)<<20)
 					}
 				}
 				f, _ := os.OpenFile(path, os.O_WRONLY, 0)
