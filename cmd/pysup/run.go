@@ -91,6 +91,8 @@ func run(cfg *config.Config, stderr io.Writer) int {
 		RootPID: func() int { return int(childPID.Load()) },
 		Labels:  podLabels(pod.Pod()),
 		Logger:  log,
+		// No server, no push, no remote write: nobody reads them.
+		Unserved: cfg.HTTPAddr == "",
 	})
 	if err != nil {
 		log.Error("metrics: " + err.Error())
