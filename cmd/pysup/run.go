@@ -36,11 +36,9 @@ const kubernetesDrain = 5 * time.Second
 const podinfoPoll = 5 * time.Second
 
 // run wires the parts together and supervises the child; it returns
-// pysup's exit status.
-func run(cfg *config.Config, stderr io.Writer) int {
-	// First: a Go PID 1 exits with status 2 on a signal nobody is notified
-	// for, so every signal pysup handles is caught from here to the exit.
-	sigs := supervisor.Notify()
+// pysup's exit status. sigs receives the signals pysup handles once caught
+// returned (supervisor.NotifyBackground).
+func run(cfg *config.Config, sigs chan os.Signal, caught func(), stderr io.Writer) int {
 	log := newDiag(stderr, cfg.DiagLevel)
 
 	if os.Getpid() != 1 {
@@ -170,6 +168,10 @@ func run(cfg *config.Config, stderr io.Writer) int {
 		Drained:    supMetrics.DrainObserved,
 		Stopped:    supMetrics.StopObserved,
 	}
+	// A Go PID 1 exits with status 2 on a signal nobody is notified for,
+	// and the child's signals must reach it: every signal pysup handles is
+	// caught from here to the exit.
+	caught()
 	code, _ := supervisor.New(opts.Options, r).Run(ctx)
 	ls.release(log)
 	stopBalancer()
