@@ -81,7 +81,13 @@ func run(cfg *config.Config, sigs chan os.Signal, caught func(), stderr io.Write
 	if err != nil {
 		log.Warn("pod metadata", "error", err.Error())
 	}
-	go pod.Run(ctx, podinfoPoll, func(err error) { log.Warn("pod metadata", "error", err.Error()) })
+	// Only log records read the labels and annotations again, as the
+	// kubelet updates them; metrics shipping takes the pod's names once,
+	// below. Without log capture nothing polls, and nothing wakes pysup
+	// every few seconds for it.
+	if cfg.LogCapture {
+		go pod.Run(ctx, podinfoPoll, func(err error) { log.Warn("pod metadata", "error", err.Error()) })
+	}
 
 	var childPID atomic.Int64
 	exp, err := metrics.New(metrics.Options{
