@@ -84,7 +84,7 @@ func Load(args, environ []string) (*Config, error) {
 		return idx
 	}
 
-	vars := env.ToMap(environ)
+	vars := toMap(environ)
 	var problems []string
 	var command []string
 	for i := 0; i < len(args); i++ {
@@ -197,6 +197,18 @@ func explain(err error, byGo map[string]Field) []string {
 		out[i] = fmt.Sprintf("%s: %v", describe(f), e)
 	}
 	return out
+}
+
+// toMap is env.ToMap sized for environ up front and without a slice per
+// variable: the environment is the one input every start parses whole.
+func toMap(environ []string) map[string]string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
 }
 
 // Environ is os.Environ, here so main and tests read the same way.
