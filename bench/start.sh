@@ -31,7 +31,9 @@ if command -v go >/dev/null; then
   # Built as the Makefile builds pysup (GOFLAGS, such as its tags, apply).
   build() { CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" "$@"; }
   build -o "$tmp/floor" ./bench/startfloor && FLOOR=$tmp/floor
-  build -tags startfloor_deps -o "$tmp/depsfloor" ./bench/startfloor && DEPSFLOOR=$tmp/depsfloor
+  # A -tags flag replaces the one in GOFLAGS (nethttpomithttp2): give both.
+  tags=$(printf '%s\n' ${GOFLAGS:-} | sed -n 's/^-tags=//p' | tail -n 1)
+  build -tags "${tags:+$tags,}startfloor_deps" -o "$tmp/depsfloor" ./bench/startfloor && DEPSFLOOR=$tmp/depsfloor
 fi
 
 names=() ; cmds=()

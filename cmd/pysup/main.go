@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"github.com/pysup/pysup/internal/config"
+	"github.com/pysup/pysup/internal/supervisor"
 )
 
 // Exit codes of pysup itself; otherwise pysup exits with the child's.
@@ -38,6 +39,10 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 	}
+	// Catching pysup's signals is a thread round trip per signal: begun
+	// here, it overlaps the configuration and setup, and run waits for it
+	// before starting anything.
+	sigs, caught := supervisor.NotifyBackground()
 	cfg, err := config.Load(args, config.Environ())
 	if errors.Is(err, config.ErrHelp) {
 		printHelp(stdout)
@@ -47,5 +52,5 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pysup: %v\nRun pysup --help for every setting.\n", err)
 		return exitUsage
 	}
-	return run(cfg, stderr)
+	return run(cfg, sigs, caught, stderr)
 }

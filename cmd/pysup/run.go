@@ -36,11 +36,9 @@ const kubernetesDrain = 5 * time.Second
 const podinfoPoll = 5 * time.Second
 
 // run wires the parts together and supervises the child; it returns
-// pysup's exit status.
-func run(cfg *config.Config, stderr io.Writer) int {
-	// First: a Go PID 1 exits with status 2 on a signal nobody is notified
-	// for, so every signal pysup handles is caught from here to the exit.
-	sigs := supervisor.Notify()
+// pysup's exit status. sigs receives the signals pysup handles once caught
+// returned (supervisor.NotifyBackground).
+func run(cfg *config.Config, sigs chan os.Signal, caught func(), stderr io.Writer) int {
 	log := newDiag(stderr, cfg.DiagLevel)
 
 	if os.Getpid() != 1 {
@@ -83,7 +81,13 @@ func run(cfg *config.Config, stderr io.Writer) int {
 	if err != nil {
 		log.Warn("pod metadata", "error", err.Error())
 	}
-	go pod.Run(ctx, podinfoPoll, func(err error) { log.Warn("pod metadata", "error", err.Error()) })
+	// Only log records read the labels and annotations again, as the
+	// kubelet updates them; metrics shipping takes the pod's names once,
+	// below. Without log capture nothing polls, and nothing wakes pysup
+	// every few seconds for it.
+	if cfg.LogCapture {
+		go pod.Run(ctx, podinfoPoll, func(err error) { log.Warn("pod metadata", "error", err.Error()) })
+	}
 
 	var childPID atomic.Int64
 	exp, err := metrics.New(metrics.Options{
@@ -91,6 +95,8 @@ func run(cfg *config.Config, stderr io.Writer) int {
 		RootPID: func() int { return int(childPID.Load()) },
 		Labels:  podLabels(pod.Pod()),
 		Logger:  log,
+		// No server, no push, no remote write: nobody reads them.
+		Unserved: cfg.HTTPAddr == "",
 	})
 	if err != nil {
 		log.Error("metrics: " + err.Error())
@@ -168,6 +174,10 @@ func run(cfg *config.Config, stderr io.Writer) int {
 		Drained:    supMetrics.DrainObserved,
 		Stopped:    supMetrics.StopObserved,
 	}
+	// A Go PID 1 exits with status 2 on a signal nobody is notified for,
+	// and the child's signals must reach it: every signal pysup handles is
+	// caught from here to the exit.
+	caught()
 	code, _ := supervisor.New(opts.Options, r).Run(ctx)
 	ls.release(log)
 	stopBalancer()

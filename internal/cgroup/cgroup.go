@@ -6,8 +6,6 @@
 package cgroup
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -46,11 +44,11 @@ func Read(fsRoot string, pid int) (Limits, error) {
 	if pid > 0 {
 		proc = strconv.Itoa(pid)
 	}
-	cg, err := os.ReadFile(filepath.Join(fsRoot, "proc", proc, "cgroup"))
+	cg, err := readFile(filepath.Join(fsRoot, "proc", proc, "cgroup"))
 	if err != nil {
 		return Limits{}, err
 	}
-	mi, err := os.ReadFile(filepath.Join(fsRoot, "proc", proc, "mountinfo"))
+	mi, err := readFile(filepath.Join(fsRoot, "proc", proc, "mountinfo"))
 	if err != nil {
 		return Limits{}, err
 	}
@@ -96,11 +94,11 @@ func Locate(fsRoot string, pid int) (Dirs, error) {
 	if pid > 0 {
 		proc = strconv.Itoa(pid)
 	}
-	cg, err := os.ReadFile(filepath.Join(fsRoot, "proc", proc, "cgroup"))
+	cg, err := readFile(filepath.Join(fsRoot, "proc", proc, "cgroup"))
 	if err != nil {
 		return Dirs{}, err
 	}
-	mi, err := os.ReadFile(filepath.Join(fsRoot, "proc", proc, "mountinfo"))
+	mi, err := readFile(filepath.Join(fsRoot, "proc", proc, "mountinfo"))
 	if err != nil {
 		return Dirs{}, err
 	}
@@ -131,16 +129,19 @@ type membership struct {
 
 func parseProcCgroup(b []byte) []membership {
 	var out []membership
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
+	for line := range strings.Lines(string(b)) {
 		// hierarchy-ID:controller-list:path; the path may contain ':'.
-		parts := strings.SplitN(sc.Text(), ":", 3)
-		if len(parts) != 3 {
+		_, rest, ok := strings.Cut(strings.TrimRight(line, "\r\n"), ":")
+		if !ok {
 			continue
 		}
-		m := membership{path: parts[2]}
-		if parts[1] != "" {
-			m.controllers = strings.Split(parts[1], ",")
+		controllers, path, ok := strings.Cut(rest, ":")
+		if !ok {
+			continue
+		}
+		m := membership{path: path}
+		if controllers != "" {
+			m.controllers = strings.Split(controllers, ",")
 		}
 		out = append(out, m)
 	}
@@ -156,11 +157,15 @@ type mount struct {
 
 func parseMountinfo(b []byte) []mount {
 	var out []mount
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
+	for line := range strings.Lines(string(b)) {
+		// Only " - " separates the optional fields from the filesystem
+		// type (mountinfo escapes spaces in paths), so a line without
+		// " - cgroup" is no cgroup mount: skip it without splitting.
+		if !strings.Contains(line, " - cgroup") {
+			continue
+		}
 		// id parent maj:min root point opts [optional...] - fstype source superopts
-		f := strings.Fields(sc.Text())
+		f := strings.Fields(line)
 		sep := -1
 		for i := 6; i < len(f); i++ {
 			if f[i] == "-" {
@@ -302,7 +307,7 @@ func minOver(dirs []string, version string, read func(dir, version string) (floa
 func readCPU(dir, version string) (float64, string, error) {
 	if version == "v2" {
 		file := filepath.Join(dir, "cpu.max")
-		b, err := os.ReadFile(file)
+		b, err := readFile(file)
 		if err != nil {
 			return 0, "", err
 		}
@@ -347,7 +352,7 @@ func readCPU(dir, version string) (float64, string, error) {
 func readMemory(dir, version string) (float64, string, error) {
 	if version == "v2" {
 		file := filepath.Join(dir, "memory.max")
-		b, err := os.ReadFile(file)
+		b, err := readFile(file)
 		if err != nil {
 			return 0, "", err
 		}
@@ -373,7 +378,7 @@ func readMemory(dir, version string) (float64, string, error) {
 }
 
 func readInt(file string) (int64, error) {
-	b, err := os.ReadFile(file)
+	b, err := readFile(file)
 	if err != nil {
 		return 0, err
 	}

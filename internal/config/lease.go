@@ -2,7 +2,7 @@ package config
 
 import (
 	"fmt"
-	"regexp"
+	"strings"
 	"time"
 
 	"github.com/pysup/pysup/internal/kubeapi"
@@ -22,21 +22,50 @@ type Lease struct {
 	KubeServiceAccount string        `env:"PYSUP_KUBE_SERVICEACCOUNT_DIR" envDefault:"/var/run/secrets/kubernetes.io/serviceaccount" help:"directory of the service account's token, ca.crt and namespace used for Kubernetes API requests (the API server comes from KUBERNETES_SERVICE_HOST and _PORT)"`
 }
 
-// dnsSubdomain is a Kubernetes object name (RFC 1123 subdomain).
-var dnsSubdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+// isDNSSubdomain reports whether s is a Kubernetes object name (RFC 1123
+// subdomain): dot-separated DNS labels. Checked by hand rather than with a
+// regexp, whose compilation at package init would run at every start of
+// pysup whether or not a Lease is configured.
+func isDNSSubdomain(s string) bool {
+	if s == "" {
+		return false
+	}
+	for {
+		label, rest, more := strings.Cut(s, ".")
+		if !isDNSLabel(label) {
+			return false
+		}
+		if !more {
+			return true
+		}
+		s = rest
+	}
+}
 
-// dnsLabel is a namespace name.
-var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+// isDNSLabel reports whether s is an RFC 1123 label, such as a namespace
+// name: lowercase letters, digits and '-', starting and ending with a
+// letter or digit. The length limit is the caller's.
+func isDNSLabel(s string) bool {
+	if s == "" || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 func (l Lease) validate(_ map[string]string, field func(string) string) []string {
 	var p []string
 	bad := func(goName, format string, args ...any) {
 		p = append(p, fmt.Sprintf("%s: %s", field(goName), fmt.Sprintf(format, args...)))
 	}
-	if n := l.LeaderElection; n != "" && (len(n) > 253 || !dnsSubdomain.MatchString(n)) {
+	if n := l.LeaderElection; n != "" && (len(n) > 253 || !isDNSSubdomain(n)) {
 		bad("LeaderElection", "%q is not a valid Lease name (lowercase letters, digits, '-' and '.')", n)
 	}
-	if n := l.LeaseNamespace; n != "" && (len(n) > 63 || !dnsLabel.MatchString(n)) {
+	if n := l.LeaseNamespace; n != "" && (len(n) > 63 || !isDNSLabel(n)) {
 		bad("LeaseNamespace", "%q is not a valid namespace name", n)
 	}
 	if l.LeaseRetryPeriod <= 0 {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -64,5 +65,35 @@ func TestLeaseSettingsErrors(t *testing.T) {
 	_, err = Load([]string{"--", "app"}, []string{"PYSUP_PRESTART=  ", "PYSUP_PRESTART_ONCE_KEY=v1"})
 	if err == nil || !strings.Contains(err.Error(), "PYSUP_PRESTART_ONCE_KEY (--prestart-once-key): set without PYSUP_PRESTART") {
 		t.Errorf("once-key with a blank PYSUP_PRESTART: %v", err)
+	}
+}
+
+// The hand-written name checks accept exactly what the Kubernetes API's
+// RFC 1123 patterns accept.
+func TestDNSNamesMatchRFC1123Patterns(t *testing.T) {
+	subdomain := regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	label := regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	names := []string{"", "a", "-", ".", "a.", ".a", "a..b", "a.b", "a-b", "a-", "-a", "A", "a_b", "beat", "celery-beat.v2",
+		"0", "9a-0.x", "a.-b", "a.b-", "ab.c.d.e", "a b", "é", "a/b", "a-.b", "a.b.", "x--y"}
+	// Every string of up to 4 characters over a small alphabet, too.
+	alphabet := "a0-.A"
+	var grow func(prefix string, n int)
+	grow = func(prefix string, n int) {
+		names = append(names, prefix)
+		if n == 0 {
+			return
+		}
+		for _, c := range alphabet {
+			grow(prefix+string(c), n-1)
+		}
+	}
+	grow("", 4)
+	for _, n := range names {
+		if got, want := isDNSSubdomain(n), subdomain.MatchString(n); got != want {
+			t.Errorf("isDNSSubdomain(%q) = %v, the pattern says %v", n, got, want)
+		}
+		if got, want := isDNSLabel(n), label.MatchString(n); got != want {
+			t.Errorf("isDNSLabel(%q) = %v, the pattern says %v", n, got, want)
+		}
 	}
 }

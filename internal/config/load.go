@@ -76,15 +76,15 @@ var ErrHelp = errors.New("help requested")
 // command line after the program name: flags, then "--" and the command.
 // A bad configuration returns an *Error listing every problem.
 func Load(args, environ []string) (*Config, error) {
-	fields := Fields()
-	byFlag := make(map[string]Field, len(fields))
-	byGo := make(map[string]Field, len(fields))
-	for _, f := range fields {
-		byFlag[f.Flag] = f
-		byGo[f.GoName] = f
+	var idx *fieldIndex
+	index := func() *fieldIndex {
+		if idx == nil {
+			idx = newFieldIndex()
+		}
+		return idx
 	}
 
-	vars := env.ToMap(environ)
+	vars := toMap(environ)
 	var problems []string
 	var command []string
 	for i := 0; i < len(args); i++ {
@@ -101,7 +101,7 @@ func Load(args, environ []string) (*Config, error) {
 			return nil, ErrHelp
 		}
 		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		f, ok := byFlag[name]
+		f, ok := index().byFlag[name]
 		if !ok {
 			problems = append(problems, fmt.Sprintf("--%s: unknown flag", name))
 			continue
@@ -130,7 +130,7 @@ func Load(args, environ []string) (*Config, error) {
 		var agg env.AggregateError
 		if errors.As(err, &agg) {
 			for _, e := range agg.Errors {
-				problems = append(problems, explain(e, byGo)...)
+				problems = append(problems, explain(e, index().byGo)...)
 			}
 		} else {
 			problems = append(problems, err.Error())
@@ -142,7 +142,7 @@ func Load(args, environ []string) (*Config, error) {
 		cfg.HTTPAddr = ""
 	}
 	cfg.Command = command
-	problems = append(problems, cfg.validate(vars)...)
+	problems = append(problems, cfg.validate(vars, func(goName string) string { return index().describe(goName) })...)
 	if len(problems) > 0 {
 		return nil, &Error{Problems: problems}
 	}
@@ -150,6 +150,32 @@ func Load(args, environ []string) (*Config, error) {
 }
 
 func describe(f Field) string { return f.Env + " (--" + f.Flag + ")" }
+
+// fieldIndex finds settings by flag and by Go field name. Load builds it
+// only when a flag was given or a problem must name its setting: the
+// reflection over every struct tag is a good part of what Load costs, and
+// `pysup -- CMD` configured by the environment alone never needs it.
+type fieldIndex struct {
+	byFlag, byGo map[string]Field
+}
+
+func newFieldIndex() *fieldIndex {
+	fields := Fields()
+	x := &fieldIndex{byFlag: make(map[string]Field, len(fields)), byGo: make(map[string]Field, len(fields))}
+	for _, f := range fields {
+		x.byFlag[f.Flag] = f
+		x.byGo[f.GoName] = f
+	}
+	return x
+}
+
+// describe names the setting of a Go field by its variable and flag.
+func (x *fieldIndex) describe(goName string) string {
+	if f, ok := x.byGo[goName]; ok {
+		return describe(f)
+	}
+	return goName
+}
 
 // explain turns one parse error into problems naming the variable and
 // flag: one per entry when a value had several bad entries.
@@ -171,6 +197,18 @@ func explain(err error, byGo map[string]Field) []string {
 		out[i] = fmt.Sprintf("%s: %v", describe(f), e)
 	}
 	return out
+}
+
+// toMap is env.ToMap sized for environ up front and without a slice per
+// variable: the environment is the one input every start parses whole.
+func toMap(environ []string) map[string]string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
 }
 
 // Environ is os.Environ, here so main and tests read the same way.

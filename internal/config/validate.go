@@ -8,17 +8,9 @@ import (
 
 // validate checks what the types alone cannot, and returns every problem.
 // vars is the merged environment and flags, for settings read from outside
-// pysup's own prefix.
-func (c *Config) validate(vars map[string]string) []string {
+// pysup's own prefix; field names a setting by its Go field name.
+func (c *Config) validate(vars map[string]string, field func(goName string) string) []string {
 	var p []string
-	field := func(goName string) string {
-		for _, f := range Fields() {
-			if f.GoName == goName {
-				return describe(f)
-			}
-		}
-		return goName
-	}
 	if len(c.Command) == 0 {
 		p = append(p, "no command: usage is pysup [flags] -- COMMAND [ARG...]")
 	}

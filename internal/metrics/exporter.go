@@ -42,6 +42,13 @@ type Options struct {
 	Logger *slog.Logger
 	// ProcDir is /proc unless a test says otherwise.
 	ProcDir string
+	// Unserved says Handler is never mounted (no HTTP server). With no
+	// Pushgateway and no remote write either, nothing can read the
+	// metrics, so New builds none: Registerer discards what the other
+	// parts register and Supervisor returns nil, whose methods do nothing.
+	// PROMETHEUS_MULTIPROC_DIR is still prepared and compacted, as the app
+	// writes it either way.
+	Unserved bool
 }
 
 // Exporter is the metrics part: it owns pysup's registry, serves the
@@ -49,7 +56,8 @@ type Options struct {
 type Exporter struct {
 	cfg        config.Metrics
 	log        *slog.Logger
-	reg        *prometheus.Registry
+	reg        *prometheus.Registry // nil when nothing reads the metrics
+	registerer prometheus.Registerer
 	supervisor *Supervisor
 	scraper    *scraper
 	multiproc  *multiproc.Reader
@@ -66,28 +74,33 @@ type Exporter struct {
 // calls Final after the child exited.
 func New(opts Options) (*Exporter, error) {
 	cfg := opts.Config
-	e := &Exporter{cfg: cfg, log: opts.Logger, reg: prometheus.NewRegistry()}
+	e := &Exporter{cfg: cfg, log: opts.Logger}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
-	client := opts.Client
-	if client == nil {
-		client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	procDir := opts.ProcDir
+	if procDir == "" {
+		procDir = "/proc"
 	}
 	alive := opts.Alive
 	if alive == nil {
-		procDir := opts.ProcDir
-		if procDir == "" {
-			procDir = "/proc"
-		}
 		alive = func(pid int) bool {
 			_, err := os.Stat(procDir + "/" + strconv.Itoa(pid))
 			return err == nil
 		}
 	}
-	procDir := opts.ProcDir
-	if procDir == "" {
-		procDir = "/proc"
+	if opts.Unserved && cfg.PushgatewayURL == "" && cfg.RemoteWriteURL == "" {
+		e.registerer = discard{}
+		if cfg.MultiprocDir != "" {
+			e.multiproc = multiproc.New(multiproc.Options{Dir: cfg.MultiprocDir, Alive: alive})
+		}
+		return e, nil
+	}
+	e.reg = prometheus.NewRegistry()
+	e.registerer = e.reg
+	client := opts.Client
+	if client == nil {
+		client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
 
 	// The constructors of package prometheus, not their wrappers in
@@ -156,7 +169,7 @@ func New(opts Options) (*Exporter, error) {
 
 // Registerer is pysup's registry, for the other parts' collectors
 // (probes, logs, zmq). Their names must start with pysup_.
-func (e *Exporter) Registerer() prometheus.Registerer { return e.reg }
+func (e *Exporter) Registerer() prometheus.Registerer { return e.registerer }
 
 // Supervisor returns the child lifecycle metrics the supervisor updates.
 func (e *Exporter) Supervisor() *Supervisor { return e.supervisor }
@@ -193,6 +206,9 @@ func (e *Exporter) Handler() http.Handler {
 // multiprocess directory, then the app's URLs (see the package doc for
 // collisions). Its error is always nil; failures are counted.
 func (e *Exporter) Gather(ctx context.Context) ([]*dto.MetricFamily, error) {
+	if e.reg == nil {
+		return nil, nil
+	}
 	var mp []*dto.MetricFamily
 	if e.multiproc != nil {
 		var err error

@@ -7,7 +7,8 @@ import (
 )
 
 // Supervisor records the child's lifecycle; the supervisor calls its
-// methods as things happen. Its methods are safe for concurrent use.
+// methods as things happen. Its methods are safe for concurrent use, and do
+// nothing on a nil *Supervisor (the Exporter's when nothing reads metrics).
 type Supervisor struct {
 	up        prometheus.Gauge
 	startTime prometheus.Gauge
@@ -44,6 +45,9 @@ func newSupervisor(reg prometheus.Registerer) *Supervisor {
 
 // ChildStarted records a start of the child.
 func (s *Supervisor) ChildStarted() {
+	if s == nil {
+		return
+	}
 	s.up.Set(1)
 	s.starts.Inc()
 	s.startTime.Set(float64(time.Now().UnixNano()) / 1e9)
@@ -51,16 +55,31 @@ func (s *Supervisor) ChildStarted() {
 
 // ChildExited records the child's exit with its status (128+N for signal N).
 func (s *Supervisor) ChildExited(code int) {
+	if s == nil {
+		return
+	}
 	s.up.Set(0)
 	s.exits.Inc()
 	s.exitCode.Set(float64(code))
 }
 
 // Restarted records an in-place restart (before the new ChildStarted).
-func (s *Supervisor) Restarted() { s.restarts.Inc() }
+func (s *Supervisor) Restarted() {
+	if s != nil {
+		s.restarts.Inc()
+	}
+}
 
 // DrainObserved records how long the last drain lasted.
-func (s *Supervisor) DrainObserved(d time.Duration) { s.drain.Set(d.Seconds()) }
+func (s *Supervisor) DrainObserved(d time.Duration) {
+	if s != nil {
+		s.drain.Set(d.Seconds())
+	}
+}
 
 // StopObserved records how long the last stop lasted.
-func (s *Supervisor) StopObserved(d time.Duration) { s.stop.Set(d.Seconds()) }
+func (s *Supervisor) StopObserved(d time.Duration) {
+	if s != nil {
+		s.stop.Set(d.Seconds())
+	}
+}

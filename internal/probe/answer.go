@@ -73,20 +73,46 @@ type startupBody struct {
 	Deadline string `json:"deadline,omitempty"`
 }
 
-// render refreshes the cached plain answers. Callers hold h.mu, or own h
-// exclusively (New).
+// render says the state changed: the cached plain answers are dropped and
+// the next reader builds them. Building them at every change instead cost
+// pysup's start the JSON encoding of three bodies (and encoding/json's
+// first-use reflection) even with no server to ask. Callers hold h.mu, or
+// own h exclusively (New).
 func (h *Health) render() {
-	h.cached.Store(&answers{
+	h.cached.Store(nil)
+}
+
+// answers returns the plain answers, building them if a change dropped
+// them. Probe requests between changes only load a pointer.
+func (h *Health) answers() *answers {
+	if a := h.cached.Load(); a != nil {
+		return a
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.answersLocked()
+}
+
+// answersLocked is answers for callers holding h.mu. A change drops the
+// cache under h.mu too, so what is stored here is never older than the
+// state.
+func (h *Health) answersLocked() *answers {
+	if a := h.cached.Load(); a != nil {
+		return a
+	}
+	a := &answers{
 		startup: h.build(RoleStartup, false),
 		ready:   h.build(RoleReady, false),
 		live:    h.build(RoleLive, false),
-	})
+	}
+	h.cached.Store(a)
+	return a
 }
 
 // answerFor returns the answer for role; verbose ones are built on demand.
 func (h *Health) answerFor(role Role, verbose bool) answer {
 	if !verbose {
-		a := h.cached.Load()
+		a := h.answers()
 		switch role {
 		case RoleStartup:
 			return a.startup
@@ -287,7 +313,7 @@ func (h *Health) Snapshot() Snapshot {
 		NotifyRejected: h.rejected.Load(),
 		AppStatus:      h.ns.status,
 	}
-	a := h.cached.Load()
+	a := h.answersLocked()
 	s.Ready = a.ready.code == http.StatusOK
 	s.Live = a.live.code == http.StatusOK
 	if g := h.gen; g != nil {

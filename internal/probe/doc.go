@@ -4,8 +4,9 @@
 // (driven by the supervisor through ChildStarted, Draining and ChildExited),
 // the results of background check loops (tcp, http, zmq, exec and notify
 // checks, one file each, all with the probeFunc signature) and what the child
-// said over sd_notify. The HTTP handler only reads that cached state, so a
-// probe request never waits on the app.
+// said over sd_notify. The HTTP handler only reads that state, rendered once
+// per change by the first request after it, so a probe request never waits
+// on the app.
 //
 // Semantics, as the kubelet's startupProbe gates the other two:
 //   - /startupz is 200 once every startup check has passed; that latches

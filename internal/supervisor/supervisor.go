@@ -125,13 +125,29 @@ type Options struct {
 // Notify returns a channel receiving every signal pysup handles: the
 // forwardable ones, TERM and INT among them, and CHLD is left to the reaper.
 func Notify() chan os.Signal {
-	ch := make(chan os.Signal, 64)
-	fwd := make([]os.Signal, 0, 64)
-	for _, sig := range signals.Forwardable() {
-		fwd = append(fwd, sig)
-	}
-	signal.Notify(ch, fwd...)
+	ch, caught := NotifyBackground()
+	caught()
 	return ch
+}
+
+// NotifyBackground is Notify done by a goroutine: it returns the channel at
+// once, and caught, which returns once every signal is caught. Catching a
+// signal is a round trip to the Go runtime's signal-mask thread (two
+// thread switches), about fifty of them, so pysup overlaps them with its
+// own setup and calls caught before it starts anything. A signal that
+// arrives meanwhile and is caught already waits in the channel.
+func NotifyBackground() (ch chan os.Signal, caught func()) {
+	ch = make(chan os.Signal, 64)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fwd := make([]os.Signal, 0, 64)
+		for _, sig := range signals.Forwardable() {
+			fwd = append(fwd, sig)
+		}
+		signal.Notify(ch, fwd...)
+	}()
+	return ch, func() { <-done }
 }
 
 // Supervisor runs one child command. Use it once.
