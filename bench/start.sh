@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Cost of one start, side by side in one run: N starts of /bin/true bare,
-# under pysup, tini -s and catatonit, and under two Go floors built here
-# (bench/startfloor: a Go PID 1 that registers pysup's signals, becomes a
-# subreaper, starts and waits; then the same linking pysup's third-party
-# packages); python3 -c pass bare and under pysup; then the idle memory of
+# under pysup, tini -s and catatonit; N runs of an empty Go program (the Go
+# runtime's start and exit alone, no child); /bin/true under two Go floors
+# built here (bench/startfloor: a Go PID 1 that registers pysup's signals,
+# becomes a subreaper, starts and waits; then the same linking pysup's
+# third-party packages); python3 -c pass bare and under pysup; then the idle memory of
 # each while its child sleeps. Every optional part of pysup is off (no HTTP
 # server, no log capture) so this is the PID-1 core alone.
 #
@@ -26,10 +27,11 @@ export PYSUP_HTTP_ADDR= PYSUP_LOG=false PYSUP_DIAG_LEVEL=error
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-FLOOR= DEPSFLOOR=
+FLOOR= DEPSFLOOR= EMPTY=
 if command -v go >/dev/null; then
   # Built as the Makefile builds pysup (GOFLAGS, such as its tags, apply).
   build() { CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" "$@"; }
+  build -o "$tmp/empty" ./bench/startfloor/empty && EMPTY=$tmp/empty
   build -o "$tmp/floor" ./bench/startfloor && FLOOR=$tmp/floor
   # A -tags flag replaces the one in GOFLAGS (nethttpomithttp2): give both.
   tags=$(printf '%s\n' ${GOFLAGS:-} | sed -n 's/^-tags=//p' | tail -n 1)
@@ -43,6 +45,9 @@ add "pysup -- /bin/true" "$PYSUP -- /bin/true"
 [ -n "$BASE" ] && add "baseline -- /bin/true" "$BASE -- /bin/true"
 command -v tini >/dev/null && add "tini -s -- /bin/true" "tini -s -- /bin/true"  # -s: subreaper, as pysup is here
 command -v catatonit >/dev/null && add "catatonit -- /bin/true" "catatonit -- /bin/true"
+# The Go runtime alone, no child: its cost over /bin/true is the least any
+# Go PID 1 adds, before it starts a child at all.
+[ -n "$EMPTY" ] && add "Go empty main (no child)" "$EMPTY"
 [ -n "$FLOOR" ] && add "Go floor /bin/true" "$FLOOR /bin/true"
 [ -n "$DEPSFLOOR" ] && add "Go floor+deps /bin/true" "$DEPSFLOOR /bin/true"
 add "bare python3 -c pass" "$PY -c pass"
@@ -86,9 +91,9 @@ for i in "${!names[@]}"; do
   fi
 done
 p=$(idx "pysup -- /bin/true")
-for ref in "tini -s -- /bin/true" "catatonit -- /bin/true" "Go floor+deps /bin/true"; do
+for ref in "tini -s -- /bin/true" "catatonit -- /bin/true" "Go empty main (no child)" "Go floor+deps /bin/true"; do
   r=$(idx "$ref"); [ -n "$r" ] || continue
-  name=${ref% /bin/true}; name=${name% --}
+  name=${ref% /bin/true}; name=${name% --}; name=${name% (no child)}
   awk -v p="${wall[$p]}" -v t="${wall[$r]}" -v pc="${cpu[$p]}" -v tc="${cpu[$r]}" -v b="${wall[$b]}" -v bc="${cpu[$b]}" -v name="$name" 'BEGIN {
     printf "ratio of added cost, pysup / %s: wall %.2f, CPU %.2f\n", name, (p - b) / (t - b), (pc - bc) / (tc - bc) }'
 done
