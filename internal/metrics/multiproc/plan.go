@@ -2,11 +2,9 @@ package multiproc
 
 import (
 	"math"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 
 	dto "github.com/prometheus/client_model/go"
 )
@@ -103,12 +101,8 @@ type buildFamily struct {
 	total, bucket, sum, count string // sample names its type accepts
 	series                    map[string]*buildSeries
 	// sizes for the series map: distinct keys, and entries of gauge
-	// files (a gauge in mode all has a series per writer); all entries
-	keys, gaugeEntries, entries int
-	// planner plans the family, index is its place in the exposition,
-	// plan is what the planner made of it
-	planner, index int
-	plan           planFamily
+	// files (a gauge in mode all has a series per writer)
+	keys, gaugeEntries int
 }
 
 type buildSeries struct {
@@ -191,205 +185,127 @@ func withPidPairs(noPid []*dto.LabelPair, pid *dto.LabelPair) []*dto.LabelPair {
 // entries of files with a nil key are not exposed). id identifies the
 // build: keys remember their family and slot for the build that last
 // saw them, so that the entries of the many files repeating a key cost
-// no lookup. Families are independent of each other: they are shared out
-// among up to GOMAXPROCS planners, which number their slots from 0, and
-// the slots are renumbered into one space at the end.
-func buildPlan(files []scanned, id uint64, share int) *plan {
-	p := &plan{files: make([]planFile, len(files))}
-	fams := make(map[string]*buildFamily)
-	var order []*buildFamily
-	// The type and help of a family come from the first file and key
-	// holding it, the gauge mode from the last gauge file.
-	entries := 0
-	for i, f := range files {
-		gauge := f.name.typ == "gauge"
-		slots := make([]int32, len(f.cf.keys))
-		for j, k := range f.cf.keys {
-			if k == nil {
-				slots[j] = slotBad
-				continue
-			}
-			if k.build != id {
-				bf := fams[k.metric]
-				if bf == nil {
-					bf = &buildFamily{name: k.metric, typ: f.name.typ, help: k.help,
-						total: k.metric + "_total", bucket: k.metric + "_bucket",
-						sum: k.metric + "_sum", count: k.metric + "_count"}
-					fams[k.metric] = bf
-					order = append(order, bf)
-				}
-				k.build, k.fam, k.slot = id, bf, slotUnknown
-				bf.keys++
-			}
-			if gauge {
-				k.fam.mode = f.name.mode
-				k.fam.gaugeEntries++
-			}
-			k.fam.entries++
-		}
-		entries += len(slots)
-		p.files[i] = planFile{base: f.base, cf: f.cf, gen: f.cf.gen, slots: slots}
+// no lookup.
+func buildPlan(files []scanned, id uint64) *plan {
+	b := newPlanBuilder(id, len(files))
+	for i := range files {
+		b.learn(&files[i])
 	}
-	sort.Slice(order, func(i, j int) bool { return order[i].name < order[j].name })
-	planners := make([]planner, shareOut(order, entries, share))
-	for i, bf := range order {
-		bf.index = i
-		planners[bf.planner].fams = append(planners[bf.planner].fams, bf)
+	b.size()
+	for i := range files {
+		b.add(&files[i])
 	}
-	var wg sync.WaitGroup
-	for i := range planners {
-		pl := &planners[i]
-		if i == len(planners)-1 {
-			pl.run(p, files, i)
-		} else {
-			wg.Go(func() { pl.run(p, files, i) })
-		}
-	}
-	wg.Wait()
-
-	// One slot space: each planner's slots follow the previous ones'.
-	offsets := make([]int32, len(planners))
-	n := 0
-	for i := range planners {
-		offsets[i] = int32(n)
-		n += len(planners[i].ops)
-		p.series += planners[i].series
-		p.buckets += planners[i].buckets
-		p.bad += planners[i].bad
-	}
-	p.ops = make([]slotOp, 0, n)
-	for i := range planners {
-		p.ops = append(p.ops, planners[i].ops...)
-	}
-	p.fams = make([]planFamily, len(order))
-	for _, bf := range order {
-		pf := bf.plan
-		if off := offsets[bf.planner]; off != 0 {
-			pf.shift(off)
-		}
-		p.fams[bf.index] = pf
-	}
-	if len(planners) > 1 {
-		for i := range p.files {
-			pf := &p.files[i]
-			for j, k := range pf.cf.keys {
-				if k != nil && pf.slots[j] >= 0 {
-					pf.slots[j] += offsets[k.fam.planner]
-				}
-			}
-		}
-	}
-	return p
+	return b.plan()
 }
 
-// minPlannerShare is the number of entries below which another planner
-// costs more than it saves.
-const minPlannerShare = 4096
+// A planBuilder works out a plan: first the families of every file's
+// keys (learn), then the slot of every entry (add), in collection order.
+type planBuilder struct {
+	id    uint64
+	p     *plan
+	fams  map[string]*buildFamily
+	order []*buildFamily
+	pl    planner
+}
 
-// shareOut gives each family a planner, the heaviest families first to
-// the least loaded planner, so that each plans at least share entries,
-// and returns the number of planners.
-func shareOut(fams []*buildFamily, entries, share int) int {
-	n := min(runtime.GOMAXPROCS(0), len(fams), max(1, entries/max(share, 1)))
-	if n <= 1 {
-		for _, bf := range fams {
-			bf.planner = 0
-		}
-		return 1
+func newPlanBuilder(id uint64, files int) *planBuilder {
+	return &planBuilder{
+		id:   id,
+		p:    &plan{files: make([]planFile, 0, files)},
+		fams: make(map[string]*buildFamily),
 	}
-	byWeight := slices.Clone(fams)
-	slices.SortStableFunc(byWeight, func(a, b *buildFamily) int { return b.weight() - a.weight() })
-	load := make([]int, n)
-	for _, bf := range byWeight {
-		least := 0
-		for i := range load {
-			if load[i] < load[least] {
-				least = i
+}
+
+// learn gives the keys of f their family. The type and help of a family
+// come from the first file and key holding it, the gauge mode from the
+// last gauge file.
+func (b *planBuilder) learn(f *scanned) {
+	gauge := f.name.typ == "gauge"
+	for _, k := range f.cf.keys {
+		if k == nil {
+			continue
+		}
+		if k.build != b.id {
+			bf := b.fams[k.metric]
+			if bf == nil {
+				bf = &buildFamily{name: k.metric, typ: f.name.typ, help: k.help,
+					total: k.metric + "_total", bucket: k.metric + "_bucket",
+					sum: k.metric + "_sum", count: k.metric + "_count"}
+				b.fams[k.metric] = bf
+				b.order = append(b.order, bf)
 			}
+			k.build, k.fam, k.slot = b.id, bf, slotUnknown
+			bf.keys++
 		}
-		bf.planner = least
-		load[least] += bf.weight()
-	}
-	return n
-}
-
-// weight is what a family costs a planner: a little per entry (most
-// repeat a key whose slot is known), much per series.
-func (bf *buildFamily) weight() int {
-	series := bf.keys
-	if bf.typ == "gauge" && !aggregatedMode(bf.mode) {
-		series = max(series, bf.gaugeEntries)
-	}
-	return bf.entries/8 + 2*series
-}
-
-// shift moves a family's slots by off.
-func (pf *planFamily) shift(off int32) {
-	for i := range pf.series {
-		s := &pf.series[i]
-		s.value += off
-		if s.count >= 0 {
-			s.count += off
-		}
-		for j := range s.buckets {
-			s.buckets[j].slot += off
+		if gauge {
+			k.fam.mode = f.name.mode
+			k.fam.gaugeEntries++
 		}
 	}
 }
 
-// A planner works out the series and slots of some families: the slot of
-// each of their entries in every file, numbered from 0 in its own space.
-type planner struct {
-	fams []*buildFamily
-	ops  []slotOp
-	// counts for allocating one collection's families in bulk, and
-	// entries not exposed (see plan)
-	series, buckets, bad int
-
-	chunk   []buildSeries
-	cur     *scanned
-	curKey  *key
-	pidPair *dto.LabelPair
-}
-
-// run plans the families of pl, planner number me, writing their
-// entries' slots into p.
-func (pl *planner) run(p *plan, files []scanned, me int) {
+// size makes the series maps and slots of the families learnt, at the
+// size they will have.
+func (b *planBuilder) size() {
 	nseries := 0
-	for _, bf := range pl.fams {
+	for _, bf := range b.order {
 		n := bf.keys
 		if bf.typ == "gauge" && !aggregatedMode(bf.mode) {
-			n = max(n, bf.gaugeEntries)
+			n = max(n, bf.gaugeEntries) // a series per writer
 		}
 		bf.series = make(map[string]*buildSeries, n)
 		nseries += n
 	}
-	pl.ops = make([]slotOp, 0, nseries)
-	pl.chunk = make([]buildSeries, 0, min(nseries, 1024))
-	for i := range files {
-		pl.cur, pl.pidPair = &files[i], nil
-		slots := p.files[i].slots
-		for j, k := range files[i].cf.keys {
-			if k == nil || k.fam.planner != me {
-				continue
+	b.pl.ops = make([]slotOp, 0, nseries)
+	b.pl.chunk = make([]buildSeries, 0, min(nseries, 1024))
+}
+
+// add plans f, the next file in collection order: the slot of each of
+// its entries.
+func (b *planBuilder) add(f *scanned) {
+	pl := &b.pl
+	pl.cur, pl.pidPair = f, nil
+	slots := make([]int32, len(f.cf.keys))
+	for j, k := range f.cf.keys {
+		slot := slotBad
+		switch {
+		case k == nil:
+		case k.slot != slotUnknown:
+			slot = k.slot
+		default:
+			var perFile bool
+			slot, perFile = pl.slotOf(k)
+			if !perFile {
+				k.slot = slot
 			}
-			slot := k.slot
-			if slot == slotUnknown {
-				var perFile bool
-				slot, perFile = pl.slotOf(k)
-				if !perFile {
-					k.slot = slot
-				}
-			}
-			if slot == slotBad {
-				pl.bad++
-			}
-			slots[j] = slot
 		}
+		if slot == slotBad && k != nil {
+			b.p.bad++
+		}
+		slots[j] = slot
 	}
-	for _, bf := range pl.fams {
-		bf.plan = bf.finish(pl)
+	b.p.files = append(b.p.files, planFile{base: f.base, cf: f.cf, gen: f.cf.gen, slots: slots})
+}
+
+// plan finishes the families and returns the plan.
+func (b *planBuilder) plan() *plan {
+	p := b.p
+	sort.Slice(b.order, func(i, j int) bool { return b.order[i].name < b.order[j].name })
+	p.fams = make([]planFamily, 0, len(b.order))
+	for _, bf := range b.order {
+		p.fams = append(p.fams, bf.finish(p))
 	}
+	p.ops = b.pl.ops
+	return p
+}
+
+// A planner works out series and slots: the slot of each entry.
+type planner struct {
+	ops     []slotOp
+	chunk   []buildSeries
+	cur     *scanned
+	curKey  *key
+	pidPair *dto.LabelPair
 }
 
 func (pl *planner) newSlot(op slotOp) int32 {
@@ -530,7 +446,7 @@ func pidKey(k *key, pid string) string {
 
 // finish sorts a family's series and prepares what its exposition
 // shares between collections.
-func (bf *buildFamily) finish(pl *planner) planFamily {
+func (bf *buildFamily) finish(p *plan) planFamily {
 	pf := planFamily{help: &bf.help, mostrecent: bf.mode == "mostrecent" || bf.mode == "livemostrecent"}
 	name := bf.name
 	t := dto.MetricType_COUNTER
@@ -570,11 +486,11 @@ func (bf *buildFamily) finish(pl *planner) planFamily {
 			sort.Slice(ps.buckets[len(s.nan):], func(i, j int) bool {
 				return ps.buckets[len(s.nan)+i].bound < ps.buckets[len(s.nan)+j].bound
 			})
-			pl.buckets += n
+			p.buckets += n
 		}
 		pf.series[i] = ps
 	}
-	pl.series += len(series)
+	p.series += len(series)
 	return pf
 }
 

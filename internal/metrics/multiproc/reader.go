@@ -67,9 +67,6 @@ type Reader struct {
 	builds  uint64      // counts plans built
 	walkBuf []entry     // reused by the walks of finish
 	cands   []candidate // reused
-	// planShare is the least number of entries worth a planner of its
-	// own (minPlannerShare; tests lower it).
-	planShare int
 }
 
 // cachedFile remembers a file's mapping and where its entries are, so
@@ -110,8 +107,6 @@ func New(opts Options) *Reader {
 		keys:    make(map[string]*key),
 		tails:   make(map[string]string),
 		stats:   newStats(opts.Registerer),
-
-		planShare: minPlannerShare,
 	}
 	if r.maxSize <= 0 {
 		r.maxSize = DefaultMaxFileSize
@@ -169,7 +164,7 @@ func (r *Reader) Gather() ([]*dto.MetricFamily, error) {
 	}
 	if !r.plan.matches(files) {
 		r.builds++
-		r.plan = buildPlan(files, r.builds, r.planShare)
+		r.plan = buildPlan(files, r.builds)
 	}
 	p := r.plan
 	r.slots.reset(len(p.ops))

@@ -179,11 +179,6 @@ func TestMatchesReference(t *testing.T) {
 		genDir(t, rnd, dir, layout)
 		r := New(Options{Dir: dir, MaxFileSize: 1 << 20})
 		what := fmt.Sprintf("seed %d", seed)
-		if seed%2 == 1 {
-			// Families shared out among planners, as in big directories.
-			r.planShare = 1
-			what += ", planners"
-		}
 		assertReference(t, r, what+" cold")
 		assertReference(t, r, what+" warm")
 		des, _ := os.ReadDir(dir)
