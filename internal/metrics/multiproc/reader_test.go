@@ -2,8 +2,11 @@ package multiproc
 
 import (
 	"encoding/binary"
+	"math/rand"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -136,4 +139,33 @@ func FuzzReader(f *testing.F) {
 		}
 		goExposition(t, r)
 	})
+}
+
+// TestCollectBeforeCold: a cold scan runs one garbage collection before
+// it, a warm one none. Automatic collections are off, so that only the
+// Reader's own count.
+func TestCollectBeforeCold(t *testing.T) {
+	dir := t.TempDir()
+	genDir(t, rand.New(rand.NewSource(3)), dir, LayoutValue)
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	numGC := func() uint32 {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.NumGC
+	}
+	r := New(Options{Dir: dir})
+	before := numGC()
+	if _, err := r.Gather(); err != nil {
+		t.Fatal(err)
+	}
+	if got := numGC() - before; got != 1 {
+		t.Errorf("cold scan: %d collections, want 1", got)
+	}
+	before = numGC()
+	if _, err := r.Gather(); err != nil {
+		t.Fatal(err)
+	}
+	if got := numGC() - before; got != 0 {
+		t.Errorf("warm scan: %d collections, want 0", got)
+	}
 }
