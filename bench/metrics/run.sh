@@ -10,7 +10,10 @@
 #      the same directory, so that the machine's load hits all three
 #      alike. Wall time is the best round; CPU time (the process's, every
 #      thread) is printed beside it because on a shared machine wall time
-#      also counts waiting for a core. Ratios are against the 10x target.
+#      also counts waiting for a core, and because pysup reads a cold
+#      directory on every core while Python uses one: with one core (a pod
+#      limited to one CPU) a collection takes about its CPU time. Ratios
+#      are against the 10x target, which is for speed: wall time.
 #   2. a full /metrics scrape through pysup with a 10,000-series app.
 set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -41,6 +44,12 @@ while [ "$i" -lt "$ROUNDS" ]; do
 			name = ($1 ~ /Cold/) ? "cold" : "warm"
 			print name, $3, cpu
 		}' >>"$TMP/runs"
+	GOMAXPROCS=1 PYSUP_BENCH_MULTIPROC_DIR=$DIR "$TMP/multiproc.test" -test.run '^$' \
+		-test.bench 'CollectCold$' -test.benchtime 30x | awk '/^Benchmark/ {
+			cpu = 0
+			for (f = 1; f < NF; f++) if ($(f + 1) == "cpu-ns/op") cpu = $f
+			print "cold1", $3, cpu
+		}' >>"$TMP/runs"
 done
 echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "multiprocess directory: $FILES files, $SIZE, $SAMPLES exposed samples; $ROUNDS rounds, best (median) per collection"
@@ -59,13 +68,14 @@ sort -k1,1 -k2,2n "$TMP/runs" | awk -v target="$TARGET" '
 		if (k != "python") {
 			rw = best(wall, "python") / best(wall, k)
 			rc = best(cpus, "python") / best(cpus, k)
-			printf "   %5.1fx wall, %5.1fx cpu: %s", rw, rc, (rw >= target && rc >= target) ? "target met" : ((rw >= target || rc >= target) ? "target met on one count" : "target MISSED")
+			printf "   %5.1fx wall, %5.1fx cpu: %s", rw, rc, (rw >= target) ? ((rc >= target) ? "target met" : "target met in wall time; CPU below it") : "target MISSED"
 		}
 		printf "\n"
 	}
 	END {
 		line("python MultiProcessCollector + generate_latest", "python")
 		line("pysup reader + text, cold (nothing cached)", "cold")
+		line("  the same on one core (GOMAXPROCS=1)", "cold1")
 		line("pysup reader + text, warm (cached)", "warm")
 		printf "target: pysup at least %dx faster than python, cold and warm\n", target
 	}'
