@@ -174,9 +174,10 @@ func run(cfg *config.Config, sigs chan os.Signal, caught func(), stderr io.Write
 		Drained:    supMetrics.DrainObserved,
 		Stopped:    supMetrics.StopObserved,
 	}
-	// A Go PID 1 exits with status 2 on a signal nobody is notified for,
-	// and the child's signals must reach it: every signal pysup handles is
-	// caught from here to the exit.
+	// A Go PID 1 exits with status 2 on a standard signal nobody is
+	// notified for, and the child's signals must reach it: they are caught
+	// from here to the exit (the real-time ones from a moment later, see
+	// supervisor.NotifyBackground).
 	caught()
 	code, _ := supervisor.New(opts.Options, r).Run(ctx)
 	ls.release(log)

@@ -86,6 +86,10 @@ func (s *Signal) UnmarshalText(b []byte) error {
 // MarshalText prints the name.
 func (s Signal) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// Realtime reports whether s is one of the real-time signals Forwardable
+// lists.
+func Realtime(s unix.Signal) bool { return int(s) >= rtmin && int(s) <= rtmax }
+
 // Forwardable lists the signals pysup relays to the child. Left out: SIGCHLD
 // (reaping), synchronous faults (SEGV, BUS, ILL, FPE, TRAP, SYS, ABRT) which
 // only the kernel sends for a bug in pysup, SIGURG and SIGPIPE, which the Go

@@ -125,29 +125,41 @@ type Options struct {
 // Notify returns a channel receiving every signal pysup handles: the
 // forwardable ones, TERM and INT among them, and CHLD is left to the reaper.
 func Notify() chan os.Signal {
-	ch, caught := NotifyBackground()
-	caught()
+	ch := make(chan os.Signal, 64)
+	signal.Notify(ch, forwardable(func(unix.Signal) bool { return true })...)
 	return ch
 }
 
 // NotifyBackground is Notify done by a goroutine: it returns the channel at
-// once, and caught, which returns once every signal is caught. Catching a
-// signal is a round trip to the Go runtime's signal-mask thread (two
-// thread switches), about fifty of them, so pysup overlaps them with its
-// own setup and calls caught before it starts anything. A signal that
-// arrives meanwhile and is caught already waits in the channel.
+// once, and caught, which returns once the standard signals are caught.
+// Catching a signal is a round trip to the Go runtime's signal-mask thread
+// (two thread switches), about fifty of them, a few milliseconds here:
+// pysup overlaps them with its own setup and calls caught before it starts
+// anything. The 31 real-time signals, which no init system or orchestrator
+// sends, are caught after, while the child starts: the Go runtime drops
+// one that arrives before (it has no action that would stop pysup), as the
+// child, still starting and with no handler, would have died of it. A
+// signal that arrives once caught waits in the channel.
 func NotifyBackground() (ch chan os.Signal, caught func()) {
 	ch = make(chan os.Signal, 64)
-	done := make(chan struct{})
+	std := make(chan struct{})
 	go func() {
-		defer close(done)
-		fwd := make([]os.Signal, 0, 64)
-		for _, sig := range signals.Forwardable() {
-			fwd = append(fwd, sig)
-		}
-		signal.Notify(ch, fwd...)
+		signal.Notify(ch, forwardable(func(s unix.Signal) bool { return !signals.Realtime(s) })...)
+		close(std)
+		signal.Notify(ch, forwardable(signals.Realtime)...)
 	}()
-	return ch, func() { <-done }
+	return ch, func() { <-std }
+}
+
+// forwardable is the forwardable signals keep says yes to.
+func forwardable(keep func(unix.Signal) bool) []os.Signal {
+	var out []os.Signal
+	for _, sig := range signals.Forwardable() {
+		if keep(sig) {
+			out = append(out, sig)
+		}
+	}
+	return out
 }
 
 // Supervisor runs one child command. Use it once.
