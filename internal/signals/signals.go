@@ -93,17 +93,19 @@ func Realtime(s unix.Signal) bool { return int(s) >= rtmin && int(s) <= rtmax }
 // Forwardable lists the signals pysup relays to the child. Left out: SIGCHLD
 // (reaping), synchronous faults (SEGV, BUS, ILL, FPE, TRAP, SYS, ABRT) which
 // only the kernel sends for a bug in pysup, SIGURG and SIGPIPE, which the Go
-// runtime raises on its own, and the real-time signals glibc reserves (32,
-// 33). TTIN and TTOU are gunicorn's "add/remove a worker" and TSTP is
-// uWSGI's pause: caught, they never stop pysup itself.
+// runtime raises on its own, SIGPROF, which it keeps for its profiler, and
+// the real-time signals the C libraries reserve (32 and 33 for glibc, 34
+// for musl), which it never lets os/signal catch. TTIN and TTOU are
+// gunicorn's "add/remove a worker" and TSTP is uWSGI's pause: caught, they
+// never stop pysup itself.
 func Forwardable() []unix.Signal {
 	sigs := []unix.Signal{
 		unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2,
 		unix.SIGALRM, unix.SIGTERM, unix.SIGCONT, unix.SIGWINCH, unix.SIGIO,
-		unix.SIGPWR, unix.SIGXCPU, unix.SIGXFSZ, unix.SIGVTALRM, unix.SIGPROF,
+		unix.SIGPWR, unix.SIGXCPU, unix.SIGXFSZ, unix.SIGVTALRM,
 		unix.SIGSTKFLT, unix.SIGTTIN, unix.SIGTTOU, unix.SIGTSTP,
 	}
-	for n := rtmin; n <= rtmax; n++ {
+	for n := rtmin + 1; n <= rtmax; n++ {
 		sigs = append(sigs, unix.Signal(n))
 	}
 	return sigs

@@ -133,18 +133,22 @@ func Notify() chan os.Signal {
 // NotifyBackground is Notify done by a goroutine: it returns the channel at
 // once, and caught, which returns once the standard signals are caught.
 // Catching a signal is a round trip to the Go runtime's signal-mask thread
-// (two thread switches), about fifty of them, a few milliseconds here:
-// pysup overlaps them with its own setup and calls caught before it starts
-// anything. The 31 real-time signals, which no init system or orchestrator
-// sends, are caught after, while the child starts: the Go runtime drops
-// one that arrives before (it has no action that would stop pysup), as the
-// child, still starting and with no handler, would have died of it. A
-// signal that arrives once caught waits in the channel.
+// (two thread switches), a few milliseconds for all of them here: pysup
+// overlaps them with its own setup and calls caught before it starts
+// anything. TERM and INT come first: until they are caught, the Go
+// runtime makes a PID 1 exit with status 2 on them. The 30 real-time
+// signals, which no init system or orchestrator sends, are caught after,
+// while the child starts: the Go runtime drops one that arrives before (it
+// has no action that would stop pysup), as the child, still starting and
+// with no handler, would have died of it. A signal that arrives once caught
+// waits in the channel.
 func NotifyBackground() (ch chan os.Signal, caught func()) {
 	ch = make(chan os.Signal, 64)
 	std := make(chan struct{})
+	stop := func(s unix.Signal) bool { return s == unix.SIGTERM || s == unix.SIGINT }
 	go func() {
-		signal.Notify(ch, forwardable(func(s unix.Signal) bool { return !signals.Realtime(s) })...)
+		signal.Notify(ch, forwardable(stop)...)
+		signal.Notify(ch, forwardable(func(s unix.Signal) bool { return !stop(s) && !signals.Realtime(s) })...)
 		close(std)
 		signal.Notify(ch, forwardable(signals.Realtime)...)
 	}()
