@@ -283,11 +283,26 @@ type opened struct {
 }
 
 // preWalk is the walk of a new mapping done by open: its entries and
-// values as of used.
+// values as of used, walked with hint.
 type preWalk struct {
 	used      int
+	hint      Layout
 	w         walkResult
 	vals, tss []float64
+}
+
+// walkedAs reports whether the walk is the one walk would do with hint.
+// The layout tried first decides only for a file that it reads to its
+// end or that neither layout does (a torn one): there the layout of the
+// files before it, known only in collection order, has to be the one.
+func (p *preWalk) walkedAs(hint Layout) bool {
+	first := func(l Layout) Layout {
+		if l == LayoutTimestamped {
+			return l
+		}
+		return LayoutValue
+	}
+	return first(p.hint) == first(hint) || !p.w.torn && p.w.layout != first(p.hint)
 }
 
 // open stats a file and, when it is new or changed (another inode or
@@ -331,7 +346,7 @@ func (r *Reader) open(base string, cached *cachedFile, hint Layout, buf *[]entry
 		if cap(w.entries) > cap(*buf) && cap(w.entries) <= maxWalkBuf {
 			*buf = w.entries[:0]
 		}
-		pre := &preWalk{used: used, w: w}
+		pre := &preWalk{used: used, hint: hint, w: w}
 		pre.w.entries = slices.Clone(w.entries)
 		pre.vals, pre.tss = readValues(data, pre.w.entries, w.layout, nil, nil)
 		cf.pre = pre
@@ -471,7 +486,7 @@ func (r *Reader) finish(base string, o opened) (*cachedFile, []byte, error) {
 	var w walkResult
 	pre := cf.pre
 	cf.pre = nil
-	if pre != nil && pre.used == used {
+	if pre != nil && pre.used == used && pre.walkedAs(r.hint) {
 		w = pre.w
 		cf.entries, cf.vals, cf.tss = w.entries, pre.vals, pre.tss
 	} else {
