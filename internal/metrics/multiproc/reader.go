@@ -454,6 +454,13 @@ func (r *Reader) finish(base string, o opened) (*cachedFile, []byte, error) {
 		return nil, nil, o.err
 	}
 	cf := o.cf
+	var pre *preWalk
+	if cf != nil {
+		// Only for this very install: taken on every path, so that a
+		// file installed without its entries (used back at 0) is not
+		// given that walk's values by a later collection.
+		pre, cf.pre = cf.pre, nil
+	}
 	if o.fresh {
 		if old := r.files[base]; old != nil {
 			r.forget(base)
@@ -484,8 +491,6 @@ func (r *Reader) finish(base string, o opened) (*cachedFile, []byte, error) {
 		data = data[:used]
 	}
 	var w walkResult
-	pre := cf.pre
-	cf.pre = nil
 	if pre != nil && pre.used == used && pre.walkedAs(r.hint) {
 		w = pre.w
 		cf.entries, cf.vals, cf.tss = w.entries, pre.vals, pre.tss
