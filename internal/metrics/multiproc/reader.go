@@ -55,7 +55,10 @@ type Reader struct {
 	files map[string]*cachedFile
 	keys  map[string]*key   // key head -> parsed keys, shared by all files
 	tails map[string]string // the tails of keys, shared by them
-	nkeys int               // keys in keys, malformed ones included
+	// long holds, by the whole key, the keys of a head that has
+	// maxSameHead keys chained already.
+	long  map[string]*key
+	nkeys int // keys in keys and long, malformed ones included
 	hint  Layout
 	stats *stats
 
@@ -106,6 +109,7 @@ func New(opts Options) *Reader {
 		files:   make(map[string]*cachedFile),
 		keys:    make(map[string]*key),
 		tails:   make(map[string]string),
+		long:    make(map[string]*key),
 		stats:   newStats(opts.Registerer),
 	}
 	if r.maxSize <= 0 {
@@ -556,12 +560,16 @@ func (r *Reader) intern(raw []byte) *key {
 	cut := cutHelpBytes(raw)
 	head, tail := raw[:cut], raw[cut:]
 	first := r.keys[string(head)]
+	chained := 0
 	for k := first; k != nil; k = k.sameHead {
 		if k.tail == string(tail) {
-			if k.bad {
-				return nil
-			}
-			return k
+			return k.parsed()
+		}
+		chained++
+	}
+	if len(r.long) > 0 {
+		if k := r.long[string(raw)]; k != nil {
+			return k.parsed()
 		}
 	}
 	t, ok := r.tails[string(tail)]
@@ -574,9 +582,25 @@ func (r *Reader) intern(raw []byte) *key {
 	if err != nil {
 		k = &key{head: h, tail: t, bad: true}
 	}
-	k.sameHead = first
-	r.keys[h] = k
+	if chained < maxSameHead {
+		k.sameHead = first
+		r.keys[h] = k
+	} else {
+		r.long[string(raw)] = k
+	}
 	r.nkeys++
+	return k.parsed()
+}
+
+// maxSameHead bounds the keys chained for one head, so that finding a
+// key costs at most that many comparisons. prometheus_client writes one
+// help per metric, so its keys hardly ever share heads; a file that
+// has thousands of keys differing only in help would otherwise cost a
+// comparison with each of them per key (quadratic).
+const maxSameHead = 8
+
+// parsed is k, or nil for a malformed key.
+func (k *key) parsed() *key {
 	if k.bad {
 		return nil
 	}
@@ -638,10 +662,21 @@ func (r *Reader) trimKeys() {
 			r.keys[head] = kept
 		}
 	}
+	for raw, k := range r.long {
+		if used[k] {
+			r.tails[k.tail] = k.tail
+			r.nkeys++
+		} else {
+			delete(r.long, raw)
+		}
+	}
 	for _, first := range r.keys {
 		for k := first; k != nil; k = k.sameHead {
 			k.next = nil // may be a dropped key
 		}
+	}
+	for _, k := range r.long {
+		k.next = nil
 	}
 }
 
