@@ -1,0 +1,51 @@
+package multiproc
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync/atomic"
+	"testing"
+)
+
+// TestTruncatedWhileRead: files truncated and written again in place
+// while collections open, walk and read them, on every goroutine of a
+// cold collection and in warm ones: a read past the end of the file is
+// a fault, which must end in a skipped file, never in a crash.
+func TestTruncatedWhileRead(t *testing.T) {
+	dir := t.TempDir()
+	var es []any
+	for i := 0; i < 2000; i++ {
+		es = append(es, fmt.Sprintf(`["c", "c_total", {"a": "%d"}, "h"]`, i), 1.0, 0.0)
+	}
+	data := dbFile(LayoutValue, es...)
+	var paths []string
+	for i := 0; i < 8; i++ {
+		p := filepath.Join(dir, fmt.Sprintf("counter_%d.db", i))
+		writeFile(t, dir, filepath.Base(p), data)
+		paths = append(paths, p)
+	}
+	var stop atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; !stop.Load(); i++ {
+			p := paths[i%len(paths)]
+			os.Truncate(p, 0)
+			runtime.Gosched()
+			os.WriteFile(p, data, 0o644)
+		}
+	}()
+	r := New(Options{Dir: dir})
+	for i := 0; i < 300; i++ {
+		if i%3 == 0 {
+			r.Close() // cold again
+		}
+		if _, err := r.Gather(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop.Store(true)
+	<-done
+}
