@@ -5,8 +5,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestTruncatedWhileRead: files truncated and written again in place
@@ -48,4 +50,38 @@ func TestTruncatedWhileRead(t *testing.T) {
 	}
 	stop.Store(true)
 	<-done
+}
+
+// TestOpenAllPanic: when finish panics (a bug, which net/http recovers
+// from, so that the Reader is used again), the files opened ahead of it
+// are unmapped and no goroutine of the collection reads its candidates
+// any more.
+func TestOpenAllPanic(t *testing.T) {
+	dir := t.TempDir()
+	var cands []candidate
+	for i := 0; i < 32; i++ {
+		base := fmt.Sprintf("counter_%d.db", i)
+		writeFile(t, dir, base, dbFile(LayoutValue, `["c", "c_total", {}, "h"]`, 1.0, 0.0))
+		n, _ := parseName(base)
+		cands = append(cands, candidate{base: base, name: n})
+	}
+	r := New(Options{Dir: dir})
+	func() {
+		defer func() { recover() }()
+		r.openAll(cands, func(c *candidate, o opened) {
+			if o.cf != nil {
+				o.cf.unmap() // what it was given is its own
+			}
+			time.Sleep(50 * time.Millisecond) // the others open theirs
+			panic("finish")
+		})
+	}()
+	clear(cands)
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Skip(err)
+	}
+	if n := strings.Count(string(maps), dir); n > 0 {
+		t.Errorf("%d files left mapped", n)
+	}
 }

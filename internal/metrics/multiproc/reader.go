@@ -414,6 +414,18 @@ func (r *Reader) openAll(cands []candidate, finish func(*candidate, opened)) {
 		return true
 	}
 	var wg sync.WaitGroup
+	defer func() {
+		// Reached early only when finish panics: no goroutine may read
+		// cands (which the next scan reuses) once the panic goes on, and
+		// the files opened ahead are not the cache's to unmap.
+		next.Store(int64(n))
+		wg.Wait()
+		for i := range res {
+			if res[i].cf != nil && res[i].fresh {
+				res[i].cf.unmap()
+			}
+		}
+	}()
 	for range min(runtime.GOMAXPROCS(0), n) - 1 {
 		wg.Go(func() {
 			var buf []entry
@@ -425,10 +437,10 @@ func (r *Reader) openAll(cands []candidate, finish func(*candidate, opened)) {
 		for !closed(done[i]) && openNext(&r.walkBuf) {
 		}
 		<-done[i]
-		finish(&cands[i], res[i])
+		o := res[i]
 		res[i] = opened{}
+		finish(&cands[i], o)
 	}
-	wg.Wait()
 }
 
 // closed reports whether c is closed, without waiting.
