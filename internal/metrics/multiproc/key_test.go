@@ -1,6 +1,9 @@
 package multiproc
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 )
@@ -89,5 +92,70 @@ func TestPlainASCII(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestKeysSharingHeads: keys alike up to their help, in one file and
+// across files, malformed ones among them and repeated, while worker
+// churn brings new keys with heads of kept ones and the Reader drops the
+// keys no file has any more: the exposition stays the reference's, and
+// what the Reader keeps of keys stays bounded, as do the comparisons
+// that find one.
+func TestKeysSharingHeads(t *testing.T) {
+	dir := t.TempDir()
+	r := New(Options{Dir: dir})
+	keyFile := func(name, help string, n int) {
+		var es []any
+		for i := 0; i < n; i++ {
+			// One head, many tails: the help differs.
+			es = append(es, fmt.Sprintf(`["c", "c_total", {"a": "%d"}, "%s %d"]`, i%3, help, i), float64(i), 0.0)
+			if i%10 != 0 {
+				continue
+			}
+			// Malformed, with a shared head and tail, met again.
+			es = append(es, `["c", "c_total", {"a": 1}, "h"]`, 1.0, 0.0)
+			es = append(es, fmt.Sprintf(`["c", "c_total", {"a": 1}, "%s %d"]`, help, i%5), 1.0, 0.0)
+			// A label value ending like the labels.
+			es = append(es, fmt.Sprintf(`["d", "d_total", {"a": "x}, "}, "%s"]`, help), 1.0, 0.0)
+		}
+		writeFile(t, dir, name, dbFile(LayoutValue, es...))
+	}
+	// A worker that lives throughout: its keys stay, in the chains of
+	// the others' heads.
+	keyFile("counter_1.db", "kept", 50)
+	trimmed, most := false, 0
+	for round := 0; round < 12; round++ {
+		name := fmt.Sprintf("counter_%d.db", 100+round)
+		keyFile(name, fmt.Sprintf("help %d", round), 300)
+		assertReference(t, r, fmt.Sprintf("round %d", round))
+		assertReference(t, r, fmt.Sprintf("round %d again", round))
+		trimmed = trimmed || r.nkeys < most
+		most = max(most, r.nkeys)
+		os.Remove(filepath.Join(dir, name))
+		entries, keys := 0, 0
+		for _, cf := range r.files {
+			entries += len(cf.keys)
+		}
+		for head, first := range r.keys {
+			chained := 0
+			for k := first; k != nil; k = k.sameHead {
+				chained++
+			}
+			// Finding a key compares it with a few only.
+			if chained > maxSameHead {
+				t.Fatalf("round %d: %d keys chained for %q", round, chained, head)
+			}
+			keys += chained
+		}
+		keys += len(r.long)
+		if keys != r.nkeys {
+			t.Fatalf("round %d: %d keys chained, %d counted", round, keys, r.nkeys)
+		}
+		if keys > 2*entries+1024 || len(r.tails) > keys {
+			t.Fatalf("round %d: %d keys and %d tails kept for %d entries", round, keys, len(r.tails), entries)
+		}
+	}
+	if !trimmed {
+		t.Error("no keys were dropped")
 	}
 }

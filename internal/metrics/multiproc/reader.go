@@ -55,7 +55,10 @@ type Reader struct {
 	files map[string]*cachedFile
 	keys  map[string]*key   // key head -> parsed keys, shared by all files
 	tails map[string]string // the tails of keys, shared by them
-	nkeys int               // keys in keys, malformed ones included
+	// long holds, by the whole key, the keys of a head that has
+	// maxSameHead keys chained already.
+	long  map[string]*key
+	nkeys int // keys in keys and long, malformed ones included
 	hint  Layout
 	stats *stats
 
@@ -106,6 +109,7 @@ func New(opts Options) *Reader {
 		files:   make(map[string]*cachedFile),
 		keys:    make(map[string]*key),
 		tails:   make(map[string]string),
+		long:    make(map[string]*key),
 		stats:   newStats(opts.Registerer),
 	}
 	if r.maxSize <= 0 {
@@ -283,11 +287,26 @@ type opened struct {
 }
 
 // preWalk is the walk of a new mapping done by open: its entries and
-// values as of used.
+// values as of used, walked with hint.
 type preWalk struct {
 	used      int
+	hint      Layout
 	w         walkResult
 	vals, tss []float64
+}
+
+// walkedAs reports whether the walk is the one walk would do with hint.
+// The layout tried first decides only for a file that it reads to its
+// end or that neither layout does (a torn one): there the layout of the
+// files before it, known only in collection order, has to be the one.
+func (p *preWalk) walkedAs(hint Layout) bool {
+	first := func(l Layout) Layout {
+		if l == LayoutTimestamped {
+			return l
+		}
+		return LayoutValue
+	}
+	return first(p.hint) == first(hint) || !p.w.torn && p.w.layout != first(p.hint)
 }
 
 // open stats a file and, when it is new or changed (another inode or
@@ -331,7 +350,7 @@ func (r *Reader) open(base string, cached *cachedFile, hint Layout, buf *[]entry
 		if cap(w.entries) > cap(*buf) && cap(w.entries) <= maxWalkBuf {
 			*buf = w.entries[:0]
 		}
-		pre := &preWalk{used: used, w: w}
+		pre := &preWalk{used: used, hint: hint, w: w}
 		pre.w.entries = slices.Clone(w.entries)
 		pre.vals, pre.tss = readValues(data, pre.w.entries, w.layout, nil, nil)
 		cf.pre = pre
@@ -395,6 +414,18 @@ func (r *Reader) openAll(cands []candidate, finish func(*candidate, opened)) {
 		return true
 	}
 	var wg sync.WaitGroup
+	defer func() {
+		// Reached early only when finish panics: no goroutine may read
+		// cands (which the next scan reuses) once the panic goes on, and
+		// the files opened ahead are not the cache's to unmap.
+		next.Store(int64(n))
+		wg.Wait()
+		for i := range res {
+			if res[i].cf != nil && res[i].fresh {
+				res[i].cf.unmap()
+			}
+		}
+	}()
 	for range min(runtime.GOMAXPROCS(0), n) - 1 {
 		wg.Go(func() {
 			var buf []entry
@@ -406,10 +437,10 @@ func (r *Reader) openAll(cands []candidate, finish func(*candidate, opened)) {
 		for !closed(done[i]) && openNext(&r.walkBuf) {
 		}
 		<-done[i]
-		finish(&cands[i], res[i])
+		o := res[i]
 		res[i] = opened{}
+		finish(&cands[i], o)
 	}
-	wg.Wait()
 }
 
 // closed reports whether c is closed, without waiting.
@@ -439,6 +470,13 @@ func (r *Reader) finish(base string, o opened) (*cachedFile, []byte, error) {
 		return nil, nil, o.err
 	}
 	cf := o.cf
+	var pre *preWalk
+	if cf != nil {
+		// Only for this very install: taken on every path, so that a
+		// file installed without its entries (used back at 0) is not
+		// given that walk's values by a later collection.
+		pre, cf.pre = cf.pre, nil
+	}
 	if o.fresh {
 		if old := r.files[base]; old != nil {
 			r.forget(base)
@@ -469,9 +507,7 @@ func (r *Reader) finish(base string, o opened) (*cachedFile, []byte, error) {
 		data = data[:used]
 	}
 	var w walkResult
-	pre := cf.pre
-	cf.pre = nil
-	if pre != nil && pre.used == used {
+	if pre != nil && pre.used == used && pre.walkedAs(r.hint) {
 		w = pre.w
 		cf.entries, cf.vals, cf.tss = w.entries, pre.vals, pre.tss
 	} else {
@@ -536,12 +572,16 @@ func (r *Reader) intern(raw []byte) *key {
 	cut := cutHelpBytes(raw)
 	head, tail := raw[:cut], raw[cut:]
 	first := r.keys[string(head)]
+	chained := 0
 	for k := first; k != nil; k = k.sameHead {
 		if k.tail == string(tail) {
-			if k.bad {
-				return nil
-			}
-			return k
+			return k.parsed()
+		}
+		chained++
+	}
+	if len(r.long) > 0 {
+		if k := r.long[string(raw)]; k != nil {
+			return k.parsed()
 		}
 	}
 	t, ok := r.tails[string(tail)]
@@ -554,9 +594,25 @@ func (r *Reader) intern(raw []byte) *key {
 	if err != nil {
 		k = &key{head: h, tail: t, bad: true}
 	}
-	k.sameHead = first
-	r.keys[h] = k
+	if chained < maxSameHead {
+		k.sameHead = first
+		r.keys[h] = k
+	} else {
+		r.long[string(raw)] = k
+	}
 	r.nkeys++
+	return k.parsed()
+}
+
+// maxSameHead bounds the keys chained for one head, so that finding a
+// key costs at most that many comparisons. prometheus_client writes one
+// help per metric, so its keys hardly ever share heads; a file that
+// has thousands of keys differing only in help would otherwise cost a
+// comparison with each of them per key (quadratic).
+const maxSameHead = 8
+
+// parsed is k, or nil for a malformed key.
+func (k *key) parsed() *key {
 	if k.bad {
 		return nil
 	}
@@ -618,10 +674,21 @@ func (r *Reader) trimKeys() {
 			r.keys[head] = kept
 		}
 	}
+	for raw, k := range r.long {
+		if used[k] {
+			r.tails[k.tail] = k.tail
+			r.nkeys++
+		} else {
+			delete(r.long, raw)
+		}
+	}
 	for _, first := range r.keys {
 		for k := first; k != nil; k = k.sameHead {
 			k.next = nil // may be a dropped key
 		}
+	}
+	for _, k := range r.long {
+		k.next = nil
 	}
 }
 

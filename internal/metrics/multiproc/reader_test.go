@@ -169,3 +169,33 @@ func TestCollectBeforeCold(t *testing.T) {
 		t.Errorf("warm scan: %d collections, want 0", got)
 	}
 }
+
+// TestWalkAheadNotKept: the walk open does of a new file is for the
+// collection that opened it only. When its used counter is back at 0 by
+// the time the file is installed (a file set up again in place), a
+// later collection reads the values written since, not those of that
+// walk.
+func TestWalkAheadNotKept(t *testing.T) {
+	dir := t.TempDir()
+	const base = "counter_1.db"
+	writeFile(t, dir, base, dbFile(LayoutValue, `["c", "c_total", {}, "h"]`, 1.0, 0.0))
+	f, err := os.OpenFile(filepath.Join(dir, base), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := New(Options{Dir: dir})
+	o := r.open(base, nil, r.hint, &r.walkBuf)
+	if _, err := f.WriteAt(make([]byte, headerSize), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.finish(base, o); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(dbFile(LayoutValue, `["c", "c_total", {}, "h"]`, 2.0, 0.0), 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := goExposition(t, r); !strings.Contains(got, "c_total 2\n") {
+		t.Errorf("want c_total 2, got\n%s", got)
+	}
+}

@@ -282,6 +282,23 @@ func TestMatchesReferenceEdges(t *testing.T) {
 	}
 }
 
+// TestColdTornLayout: a torn file that both layouts read equally far is
+// read in the layout of the files before it, on a cold collection as on
+// a warm one (the walks of new files done ahead of their turn guessed
+// the layout from the collection's start).
+func TestColdTornLayout(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "gauge_mostrecent_1.db", dbFile(LayoutTimestamped, `["g", "g", {}, "h"]`, 5.0, 100.0))
+	// Two timestamped entries, the second cut short: the value layout
+	// reads the first one too, then stops at the timestamp's low bytes
+	// (zero for 1.0), as the timestamped layout stops at the cut.
+	torn := dbFile(LayoutTimestamped, `["t", "t", {}, "h"]`, 7.0, 1.0, `["u", "u", {}, "h"]`, 8.0, 1.0)
+	writeFile(t, dir, "gauge_mostrecent_2.db", torn[:len(torn)-10])
+	r := New(Options{Dir: dir})
+	assertReference(t, r, "cold")
+	assertReference(t, r, "warm")
+}
+
 // TestNaNBound: a NaN le (which prometheus_client does not write) is a
 // bucket of its own, sorted first, and counts as in multiprocess.py
 // (the aggregation before plans lost its value: a NaN map key is never
