@@ -409,7 +409,7 @@ func (r *Reader) openAll(cands []candidate, finish func(*candidate, opened)) {
 		if i >= n {
 			return false
 		}
-		res[i] = r.open(cands[i].base, cands[i].cached, hint, buf)
+		res[i] = recovered(cands[i].base, func() opened { return r.open(cands[i].base, cands[i].cached, hint, buf) })
 		close(done[i])
 		return true
 	}
@@ -441,6 +441,19 @@ func (r *Reader) openAll(cands []candidate, finish func(*candidate, opened)) {
 		res[i] = opened{}
 		finish(&cands[i], o)
 	}
+}
+
+// recovered is open(), on whichever goroutine opens the file: a panic
+// (which would be a bug: bad input is an error) becomes the file's error,
+// as it would have been recovered on the collection's goroutine, instead
+// of ending pysup, PID 1, from a goroutine of the Reader's.
+func recovered(base string, open func() opened) (o opened) {
+	defer func() {
+		if p := recover(); p != nil {
+			o = opened{err: fmt.Errorf("%s: %v", base, p)}
+		}
+	}()
+	return open()
 }
 
 // closed reports whether c is closed, without waiting.

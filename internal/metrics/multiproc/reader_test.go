@@ -199,3 +199,16 @@ func TestWalkAheadNotKept(t *testing.T) {
 		t.Errorf("want c_total 2, got\n%s", got)
 	}
 }
+
+// TestRecoveredOpen: a panic while a file is opened, on any goroutine,
+// is that file's error.
+func TestRecoveredOpen(t *testing.T) {
+	o := recovered("counter_1.db", func() opened { panic("boom") })
+	if o.err == nil || !strings.Contains(o.err.Error(), "counter_1.db: boom") {
+		t.Fatalf("got %+v", o)
+	}
+	o = recovered("counter_1.db", func() opened { return opened{fresh: true} })
+	if o.err != nil || !o.fresh {
+		t.Fatalf("got %+v", o)
+	}
+}
