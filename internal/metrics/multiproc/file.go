@@ -23,6 +23,15 @@ const (
 	LayoutTimestamped
 )
 
+// first is the layout a walk with hint l tries first: LayoutValue unless
+// l is LayoutTimestamped.
+func (l Layout) first() Layout {
+	if l == LayoutTimestamped {
+		return l
+	}
+	return LayoutValue
+}
+
 // headerSize is the used counter and its padding.
 const headerSize = 8
 
@@ -66,9 +75,7 @@ func usedOf(data []byte) (int, bool) {
 // exist, since each entry has a different size in the two layouts. hint
 // is tried first (the layout the directory's other files have).
 func walk(data []byte, used int, hint Layout, dst []entry) walkResult {
-	if hint != LayoutTimestamped {
-		hint = LayoutValue
-	}
+	hint = hint.first()
 	other := LayoutTimestamped
 	if hint == LayoutTimestamped {
 		other = LayoutValue

@@ -300,13 +300,7 @@ type preWalk struct {
 // end or that neither layout does (a torn one): there the layout of the
 // files before it, known only in collection order, has to be the one.
 func (p *preWalk) walkedAs(hint Layout) bool {
-	first := func(l Layout) Layout {
-		if l == LayoutTimestamped {
-			return l
-		}
-		return LayoutValue
-	}
-	return first(p.hint) == first(hint) || !p.w.torn && p.w.layout != first(p.hint)
+	return p.hint.first() == hint.first() || !p.w.torn && p.w.layout != p.hint.first()
 }
 
 // open stats a file and, when it is new or changed (another inode or
@@ -346,13 +340,8 @@ func (r *Reader) open(base string, cached *cachedFile, hint Layout, buf *[]entry
 		}
 		data := m[:min(used, len(m))]
 		cf.touched = prefetch(data)
-		w := walk(data, used, hint, (*buf)[:0])
-		if cap(w.entries) > cap(*buf) && cap(w.entries) <= maxWalkBuf {
-			*buf = w.entries[:0]
-		}
-		pre := &preWalk{used: used, hint: hint, w: w}
-		pre.w.entries = slices.Clone(w.entries)
-		pre.vals, pre.tss = readValues(data, pre.w.entries, w.layout, nil, nil)
+		pre := &preWalk{used: used, hint: hint, w: walkInto(data, used, hint, buf, nil)}
+		pre.vals, pre.tss = readValues(data, pre.w.entries, pre.w.layout, nil, nil)
 		cf.pre = pre
 		return nil
 	}); err != nil {
@@ -360,6 +349,21 @@ func (r *Reader) open(base string, cached *cachedFile, hint Layout, buf *[]entry
 		return opened{err: err}
 	}
 	return opened{cf: cf, fresh: true}
+}
+
+// walkInto walks data in the reused buffer *buf, which it keeps unless a
+// huge file grew it, and returns the walk with its entries copied into dst
+// (reused when big enough), at their size.
+func walkInto(data []byte, used int, hint Layout, buf *[]entry, dst []entry) walkResult {
+	w := walk(data, used, hint, (*buf)[:0])
+	if cap(w.entries) > cap(*buf) && cap(w.entries) <= maxWalkBuf {
+		*buf = w.entries[:0]
+	}
+	if cap(dst) < len(w.entries) {
+		dst = make([]entry, 0, len(w.entries))
+	}
+	w.entries = append(dst[:0], w.entries...)
+	return w
 }
 
 // readValues appends the values of entries to vals, and their timestamps
@@ -524,15 +528,8 @@ func (r *Reader) finish(base string, o opened) (*cachedFile, []byte, error) {
 		w = pre.w
 		cf.entries, cf.vals, cf.tss = w.entries, pre.vals, pre.tss
 	} else {
-		// Walked into a buffer of the Reader, kept at the exact size.
-		w = walk(data, used, r.hint, r.walkBuf[:0])
-		if cap(w.entries) > cap(r.walkBuf) && cap(w.entries) <= maxWalkBuf {
-			r.walkBuf = w.entries[:0]
-		}
-		if cap(cf.entries) < len(w.entries) {
-			cf.entries = make([]entry, 0, len(w.entries))
-		}
-		cf.entries = append(cf.entries[:0], w.entries...)
+		w = walkInto(data, used, r.hint, &r.walkBuf, cf.entries)
+		cf.entries = w.entries
 		// The values, while the lines holding them are at hand: this
 		// collection reads them from here instead of from the mapping,
 		// where they would be fetched from memory again.
