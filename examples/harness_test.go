@@ -325,7 +325,7 @@ func (a *app) start(t *testing.T) *proc {
 		close(p.done)
 	}()
 	if pid1 {
-		p.pid = childPid(t, p.pid) // unshare --fork waits for pysup, PID 1 inside
+		p.pid = testenv.FirstChild(t, p.pid) // unshare --fork waits for pysup, PID 1 inside
 	}
 	t.Cleanup(func() {
 		select {
@@ -348,22 +348,6 @@ func tail(s string) string {
 		return "…" + s[len(s)-12000:]
 	}
 	return s
-}
-
-// childPid is the first child of parent.
-func childPid(t *testing.T, parent int) int {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", parent, parent))
-		if f := strings.Fields(string(b)); len(f) > 0 {
-			pid, _ := strconv.Atoi(f[0])
-			return pid
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("unshare (pid %d) started no child", parent)
-	return 0
 }
 
 // signal sends sig to pysup, as the container runtime does.

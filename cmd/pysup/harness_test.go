@@ -76,7 +76,7 @@ func startPysup(t *testing.T, m mode, env []string, args ...string) *running {
 	}()
 	if m.pid1 {
 		// unshare --fork waits for its child, which is pysup as PID 1.
-		r.pid = waitChildPid(t, r.pid)
+		r.pid = testenv.FirstChild(t, r.pid)
 	}
 	t.Cleanup(func() {
 		select {
@@ -111,21 +111,6 @@ func procState(pid int) string {
 		fmt.Fprintf(&b, "child %s: %q ", k, strings.TrimSpace(string(data)))
 	}
 	return b.String()
-}
-
-func waitChildPid(t *testing.T, parent int) int {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		b, _ := os.ReadFile("/proc/" + strconv.Itoa(parent) + "/task/" + strconv.Itoa(parent) + "/children")
-		if f := strings.Fields(string(b)); len(f) > 0 {
-			pid, _ := strconv.Atoi(f[0])
-			return pid
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("unshare (pid %d) started no child", parent)
-	return 0
 }
 
 // signal sends sig to pysup.

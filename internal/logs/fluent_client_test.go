@@ -9,13 +9,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tinylib/msgp/msgp"
 
 	"github.com/pysup/pysup/internal/logs/fluent"
+	"github.com/pysup/pysup/internal/testenv"
 )
 
 // Tests of the Forward client (internal/logs/fluent) against the in-test
@@ -30,33 +30,15 @@ func seqRecord(i int) []byte {
 	return msgp.AppendString(b, "stdout")
 }
 
-// lockedBuffer collects the shipper's diagnostics.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 type clientRun struct {
 	s    *fluent.Shipper
-	diag *lockedBuffer
+	diag *testenv.SyncBuffer
 }
 
 // startShipper runs a shipper to r with a short timeout; cfg adjusts it.
 func startShipper(t *testing.T, r *receiver, cfg func(*fluent.Config)) *clientRun {
 	t.Helper()
-	diag := &lockedBuffer{}
+	diag := &testenv.SyncBuffer{}
 	c := fluent.Config{
 		Network: r.network, Address: r.addr, Tag: "app.client", Timeout: 300 * time.Millisecond,
 		Buffer: 64 << 20, BatchRecords: 100,

@@ -19,16 +19,6 @@ import (
 	"github.com/pysup/pysup/internal/testenv"
 )
 
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // serve serves h on 127.0.0.1 and returns its address.
 func serve(t testing.TB, h http.Handler) string {
 	t.Helper()
@@ -97,7 +87,7 @@ func startPrometheus(t testing.TB, scrapeConfigs string) string {
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	startProcess(t, "http://"+addr+"/-/ready", bin, "--config.file="+cfg,
 		"--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr,
 		"--web.enable-remote-write-receiver")
@@ -108,7 +98,7 @@ func startPrometheus(t testing.TB, scrapeConfigs string) string {
 func startPushgateway(t testing.TB) string {
 	t.Helper()
 	bin := testenv.RequireBinary(t, "prometheus-pushgateway")
-	addr := freeAddr(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	startProcess(t, "http://"+addr+"/-/ready", bin, "--web.listen-address="+addr)
 	return "http://" + addr
 }
